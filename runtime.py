@@ -1,0 +1,971 @@
+# coding=utf-8
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The training runtime shared by every run_*.py: train / evaluate / predict in TF1-style graph mode.
+
+This replaces `tf.contrib.tpu.TPUEstimator` (gone from TensorFlow) with the Estimator behaviour the original
+scripts rely on:
+
+  * checkpoints `model.ckpt-<step>` in `output_dir`, every `save_checkpoints_steps` and at the end of training,
+    at most `keep_checkpoint_max` (5) kept, written by `tf.compat.v1.train.Saver` so the names stay plain
+    (`bert/...`, `.../adam_m`, `global_step`) whatever the device setup;
+  * restart: the latest checkpoint in `output_dir` is restored and overrides `--init_checkpoint`; training to
+    `max_steps` is a no-op once the restored global step has reached it;
+  * warm start from `--init_checkpoint`: every trainable variable whose name is in the checkpoint is loaded and
+    listed with `, *INIT_FROM_CKPT*` under `**** Trainable Variables ****`;
+  * evaluation results with `loss` (the mean of the per-batch loss) and `global_step`, written by
+    `write_eval_results` as `eval_results.txt` ("%s = %s" lines in sorted key order).
+
+and adds what the original lacked: several GPUs (`MirroredStrategy`), several machines
+(`MultiWorkerMirroredStrategy` from `TF_CONFIG`), bf16/fp16 compute, gradient accumulation, TensorBoard scalars
+(loss, learning rate, examples/sec, gradient norm, loss scale), a progress bar, a stop with a clear message on a
+NaN/Inf loss, and runs that resume after a crash exactly where an uninterrupted run would have been.
+
+The model_fn contract
+---------------------
+`model_fn(features, mode, params) -> ModelSpec`, called in a graph the runtime builds:
+
+  * `features`: the dict of tensors one batch of the input_fn's dataset holds. In TRAIN mode with N replicas the
+    model_fn runs once per replica (inside a `tf.distribute` replica context) and sees 1/N of the global batch.
+  * `mode`: `ModeKeys.TRAIN`, `ModeKeys.EVAL` or `ModeKeys.PREDICT`.
+  * `params`: the dict given to `Runner`, plus `batch_size` (the global batch of this mode), `precision`
+    ("fp32"/"bf16"/"fp16"), `use_xla`, `num_accumulation_steps`, `optimizer` ("adamw"/"lamb"), `seed`,
+    `num_replicas` and `mode`.
+  * TRAIN: return `loss` (scalar, this replica's mean loss) and `train_op` (from `optimization.create_optimizer`,
+    built inside the model_fn so its gradient all-reduce runs in the replica context); the train_op must advance
+    `tf.compat.v1.train.get_or_create_global_step()` once per optimizer update. `scalars` (optional): name ->
+    scalar tensor shown on TensorBoard (e.g. learning_rate, gradient_norm, loss_scale).
+  * EVAL: return `loss` and `eval_metric_ops`: name -> (value_tensor, update_op), e.g. `tf.compat.v1.metrics.*`.
+    The runtime adds `loss` (mean over batches) and `global_step`. Evaluation runs on one device.
+  * PREDICT: return `predictions`: name -> tensor whose first dimension is the batch. `Runner.predict` yields
+    one dict of numpy values per example, in input order; a final partial batch is fine. Runs on one device.
+
+The model_fn does NOT warm-start from a checkpoint itself: the runtime does, after the graph is built.
+
+Input functions
+---------------
+`input_fn(params) -> tf.data.Dataset` of feature dicts batched to `params["batch_size"]` (the global batch).
+With N replicas the runtime splits every batch into N equal parts (so the batch must divide by N; use
+drop_remainder=True for training); several workers each read a shard of the data (tf.data auto-sharding).
+
+Determinism and resuming
+------------------------
+With a `seed` (default 12345) the graph seed is set and the input_fn can seed its shuffles from `params["seed"]`.
+The runtime makes a resumed run continue on the same batches and the same dropout masks as an uninterrupted one:
+  * checkpoints hold a counter `batches_consumed` (global batches trained on, skipped fp16 updates and
+    accumulation included); a resumed run skips that many batches of its input;
+  * every stateful random op the TRAIN model_fn creates (dropout's random_uniform and the like; variable
+    initializers excluded) is replaced by its stateless twin seeded by (op seed, replica, batches_consumed),
+    so the random numbers are a function of the step, not of how long the process has been running.
+`deterministic=True` additionally turns on `tf.config.experimental.enable_op_determinism()`.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+import errors
+
+
+class ModeKeys(object):
+  """The three modes a model_fn is built for (same strings as tf.estimator.ModeKeys)."""
+  TRAIN = "train"
+  EVAL = "eval"
+  PREDICT = "infer"
+
+
+class ModelSpec(collections.namedtuple(
+    "ModelSpec", ["mode", "loss", "train_op", "eval_metric_ops", "predictions", "scalars"])):
+  """What a model_fn returns (the `EstimatorSpec` of this runtime). See the module docstring."""
+
+  def __new__(cls, mode, loss=None, train_op=None, eval_metric_ops=None, predictions=None, scalars=None):
+    return super(ModelSpec, cls).__new__(cls, mode, loss, train_op, eval_metric_ops, predictions, scalars)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Flags.
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("adamw", "lamb")
+DEFAULT_SEED = 12345
+
+
+def define_flags(flag_values=None):
+  """Defines the flags this runtime adds to every runner (call once, beside the script's own flags).
+
+  These are new (the original had none of them); the original's own flags keep their names and defaults and are
+  defined by each script, or by `define_original_runner_flags`.
+
+  Args:
+    flag_values: the absl FlagValues to define them in (default: the global FLAGS).
+  """
+  fv = flag_values if flag_values is not None else flags.FLAGS
+  flags.DEFINE_enum("precision", "fp32", list(PRECISIONS),
+                    "Compute precision of the encoder: fp32 (as the original), bf16 (float32 weights, bfloat16 "
+                    "matmuls) or fp16 (float32 weights, float16 matmuls, dynamic loss scaling).", flag_values=fv)
+  flags.DEFINE_bool("use_xla", False, "Compile the training graph with XLA (helps on GPUs; not on CPUs).",
+                    flag_values=fv)
+  flags.DEFINE_integer("num_accumulation_steps", 1,
+                       "Accumulate gradients over this many batches of train_batch_size before each update: "
+                       "the effective batch is train_batch_size * num_accumulation_steps, and num_train_steps "
+                       "counts updates.", flag_values=fv)
+  flags.DEFINE_enum("optimizer", "adamw", list(OPTIMIZERS),
+                    "adamw: the original AdamWeightDecay; lamb: LAMB (layer-wise adaptive, for large batches).",
+                    flag_values=fv)
+  flags.DEFINE_integer("seed", DEFAULT_SEED,
+                       "Random seed of the graph (initializers, dropout) and of the input shuffles. A run resumed "
+                       "from a checkpoint continues as an uninterrupted run with the same seed would.",
+                       flag_values=fv)
+  flags.DEFINE_bool("deterministic", False,
+                    "Also make every TensorFlow op deterministic (tf.config.experimental.enable_op_determinism); "
+                    "slower on GPUs.", flag_values=fv)
+  flags.DEFINE_integer("keep_checkpoint_max", 5, "How many recent checkpoints to keep in output_dir.",
+                       flag_values=fv)
+  flags.DEFINE_integer("save_summary_steps", 100,
+                       "Write TensorBoard scalars and log the loss every this many steps.", flag_values=fv)
+  flags.DEFINE_integer("num_gpus", -1,
+                       "GPUs to train on (MirroredStrategy when more than one); -1 = all visible, 0 = CPU only. "
+                       "Several machines: set TF_CONFIG (MultiWorkerMirroredStrategy).", flag_values=fv)
+  flags.DEFINE_integer("num_cpu_devices", 1,
+                       "Without GPUs: split the CPU into this many devices and train one replica on each (for "
+                       "trying multi-replica training on a CPU; not faster).", flag_values=fv)
+
+
+def define_original_runner_flags(tpu_name_flags=True, flag_values=None):
+  """Defines the run-config flags every original runner had, with their original names and defaults.
+
+  `save_checkpoints_steps` and `iterations_per_loop` (1000 each), `use_tpu` (False), `master`, `num_tpu_cores`
+  (8) and, unless `tpu_name_flags` is False, `tpu_name`, `tpu_zone`, `gcp_project`. TPUs are not supported:
+  `check_no_tpu` turns `--use_tpu=true` into a clear error; `iterations_per_loop` is accepted and unused.
+  """
+  fv = flag_values if flag_values is not None else flags.FLAGS
+  flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save the model checkpoint.", flag_values=fv)
+  flags.DEFINE_integer("iterations_per_loop", 1000,
+                       "How many steps to make in each estimator call (TPU only; accepted and unused).",
+                       flag_values=fv)
+  flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU (TPUs are not supported).", flag_values=fv)
+  if tpu_name_flags:
+    flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use for training (TPUs are not supported).",
+                        flag_values=fv)
+    flags.DEFINE_string("tpu_zone", None, "[Optional] GCE zone where the Cloud TPU is located in (unused).",
+                        flag_values=fv)
+    flags.DEFINE_string("gcp_project", None, "[Optional] Project name for the Cloud TPU-enabled project (unused).",
+                        flag_values=fv)
+  flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL (unused; use TF_CONFIG for several "
+                      "machines).", flag_values=fv)
+  flags.DEFINE_integer("num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use.",
+                       flag_values=fv)
+
+
+def check_no_tpu(use_tpu):
+  """Raises a UserError when `--use_tpu` is set: this version runs on CPUs and GPUs only."""
+  if use_tpu:
+    raise errors.UserError("--use_tpu=true: TPUs are not supported by this version; run on CPUs/GPUs without "
+                           "--use_tpu (several GPUs are used automatically, several machines via TF_CONFIG)")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Configuration.
+
+
+class RunConfig(object):
+  """Where and how to run: output_dir, checkpointing, precision, devices, seed."""
+
+  def __init__(self,
+               output_dir,
+               save_checkpoints_steps=1000,
+               keep_checkpoint_max=5,
+               save_summary_steps=100,
+               precision="fp32",
+               use_xla=False,
+               num_accumulation_steps=1,
+               optimizer="adamw",
+               seed=DEFAULT_SEED,
+               deterministic=False,
+               num_gpus=-1,
+               num_cpu_devices=1,
+               devices=None,
+               progress_bar=None):
+    """Checks and stores the configuration.
+
+    Args:
+      output_dir: folder of checkpoints, summaries and results (created when needed).
+      save_checkpoints_steps: checkpoint every this many global steps (and at the end); None or 0: only at the end.
+      keep_checkpoint_max: how many recent checkpoints to keep.
+      save_summary_steps: TensorBoard scalars and a log line every this many steps.
+      precision: "fp32", "bf16" or "fp16" (passed to the model_fn in params).
+      use_xla: compile the graph with XLA (global JIT).
+      num_accumulation_steps: batches per optimizer update (passed to the model_fn in params).
+      optimizer: "adamw" or "lamb" (passed to the model_fn in params).
+      seed: graph seed and params["seed"]; None for unseeded (nondeterministic) runs.
+      deterministic: enable TensorFlow op determinism.
+      num_gpus: -1 all visible GPUs, 0 CPU only, n the first n.
+      num_cpu_devices: without GPUs, split the CPU into this many devices, one replica each.
+      devices: explicit list of local device names to mirror over (overrides num_gpus/num_cpu_devices).
+      progress_bar: True/False, or None for a bar only when stderr is a terminal.
+    """
+    if not output_dir:
+      raise errors.UserError("--output_dir is required")
+    if precision not in PRECISIONS:
+      raise errors.UserError("--precision=%s: use one of %s" % (precision, ", ".join(PRECISIONS)))
+    if optimizer not in OPTIMIZERS:
+      raise errors.UserError("--optimizer=%s: use one of %s" % (optimizer, ", ".join(OPTIMIZERS)))
+    if num_accumulation_steps < 1:
+      raise errors.UserError("--num_accumulation_steps=%d: must be at least 1" % num_accumulation_steps)
+    if keep_checkpoint_max < 1:
+      raise errors.UserError("--keep_checkpoint_max=%d: must be at least 1" % keep_checkpoint_max)
+    if num_cpu_devices < 1:
+      raise errors.UserError("--num_cpu_devices=%d: must be at least 1" % num_cpu_devices)
+    self.output_dir = output_dir
+    self.save_checkpoints_steps = save_checkpoints_steps or None
+    self.keep_checkpoint_max = keep_checkpoint_max
+    self.save_summary_steps = max(1, save_summary_steps or 100)
+    self.precision = precision
+    self.use_xla = use_xla
+    self.num_accumulation_steps = num_accumulation_steps
+    self.optimizer = optimizer
+    self.seed = seed
+    self.deterministic = deterministic
+    self.num_gpus = num_gpus
+    self.num_cpu_devices = num_cpu_devices
+    self.devices = list(devices) if devices else None
+    self.progress_bar = progress_bar
+
+  @classmethod
+  def from_flags(cls, flag_values=None, output_dir=None):
+    """A RunConfig from the flags of `define_flags` (and `save_checkpoints_steps`, `output_dir` if defined)."""
+    fv = flag_values if flag_values is not None else flags.FLAGS
+
+    def get(name, default):
+      return getattr(fv, name) if name in fv else default
+
+    return cls(output_dir=output_dir or get("output_dir", None),
+               save_checkpoints_steps=get("save_checkpoints_steps", 1000),
+               keep_checkpoint_max=get("keep_checkpoint_max", 5),
+               save_summary_steps=get("save_summary_steps", 100),
+               precision=get("precision", "fp32"),
+               use_xla=get("use_xla", False),
+               num_accumulation_steps=get("num_accumulation_steps", 1),
+               optimizer=get("optimizer", "adamw"),
+               seed=get("seed", DEFAULT_SEED),
+               deterministic=get("deterministic", False),
+               num_gpus=get("num_gpus", -1),
+               num_cpu_devices=get("num_cpu_devices", 1))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Devices.
+
+
+def _tf_config():
+  """The parsed TF_CONFIG environment variable ({} when unset)."""
+  text = os.environ.get("TF_CONFIG", "")
+  if not text.strip():
+    return {}
+  try:
+    value = json.loads(text)
+  except ValueError as e:
+    raise errors.UserError("TF_CONFIG is not valid JSON: %s" % e)
+  if not isinstance(value, dict):
+    raise errors.UserError("TF_CONFIG must be a JSON object")
+  return value
+
+
+def _is_multi_worker(tf_config):
+  cluster = tf_config.get("cluster") or {}
+  return sum(len(cluster.get(job, [])) for job in ("chief", "worker")) > 1
+
+
+def _split_cpu(n):
+  """Makes the CPU appear as n logical devices (possible only before TensorFlow initialises its devices)."""
+  cpus = tf.config.list_physical_devices("CPU")
+  current = tf.config.get_logical_device_configuration(cpus[0])
+  if current is not None and len(current) >= n:
+    return
+  try:
+    tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+  except RuntimeError:
+    raise errors.UserError("--num_cpu_devices=%d: TensorFlow's devices are already initialised in this process "
+                           "with %d CPU device(s)" % (n, len(tf.config.list_logical_devices("CPU"))))
+
+
+class _Distribution(object):
+  """The strategy, session target/config and chief status of this process (built once per Runner)."""
+
+  def __init__(self, config):
+    self.server = None
+    self.target = ""
+    tf_config = _tf_config()
+    if _is_multi_worker(tf_config):
+      resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+      self.strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+      session_config = self.strategy.update_config_proto(_base_session_config(config))
+      # Graph mode needs an in-process server; the session talks to it and it runs the collectives.
+      self.server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
+                                         task_index=resolver.task_id, config=session_config, start=True)
+      self.target = self.server.target
+      self.session_config = session_config
+      self.is_chief = bool(self.strategy.extended.should_checkpoint)
+      self.description = "MultiWorkerMirroredStrategy: task %s:%d of %d workers, %d replicas in sync" % (
+          resolver.task_type, resolver.task_id, self.strategy.extended._num_workers,  # pylint: disable=protected-access
+          self.strategy.num_replicas_in_sync)
+    else:
+      devices = config.devices or _local_devices(config)
+      if len(devices) > 1:
+        self.strategy = tf.compat.v1.distribute.MirroredStrategy(devices)
+        self.description = "MirroredStrategy over %s" % ", ".join(devices)
+      else:
+        self.strategy = tf.compat.v1.distribute.get_strategy()  # the default: one device, no wrapping
+        self.description = "one device (%s)" % (devices[0] if devices else "default placement")
+      self.session_config = _base_session_config(config)
+      self.is_chief = True
+    self.num_replicas = self.strategy.num_replicas_in_sync
+
+
+def _local_devices(config):
+  gpus = tf.config.list_physical_devices("GPU")
+  if gpus and config.num_gpus != 0:
+    names = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return names if config.num_gpus < 0 else names[:config.num_gpus]
+  if config.num_cpu_devices > 1:
+    _split_cpu(config.num_cpu_devices)
+    return [d.name for d in tf.config.list_logical_devices("CPU")][:config.num_cpu_devices]
+  return []
+
+
+def _base_session_config(config):
+  session_config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+  session_config.gpu_options.allow_growth = True
+  if config.use_xla:
+    session_config.graph_options.optimizer_options.global_jit_level = tf.compat.v1.OptimizerOptions.ON_1
+  return session_config
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints.
+
+
+def latest_checkpoint(output_dir):
+  """The newest complete checkpoint in output_dir (per its `checkpoint` file), or None."""
+  if not output_dir or not tf.io.gfile.isdir(output_dir):
+    return None
+  return tf.train.latest_checkpoint(output_dir)
+
+
+def checkpoint_global_step(checkpoint_path):
+  """The `global_step` stored in a checkpoint (0 when it has none)."""
+  reader = tf.train.load_checkpoint(checkpoint_path)
+  if not reader.has_tensor("global_step"):
+    return 0
+  return int(reader.get_tensor("global_step"))
+
+
+def _resolve_init_checkpoint(init_checkpoint):
+  """Checks that --init_checkpoint names a readable checkpoint; returns its prefix (a folder -> its latest)."""
+  path = init_checkpoint
+  if tf.io.gfile.isdir(path):
+    path = tf.train.latest_checkpoint(path)
+    if path is None:
+      raise errors.UserError("--init_checkpoint=%s: no checkpoint in this folder" % init_checkpoint)
+  try:
+    tf.train.load_checkpoint(path)
+  except (tf.errors.OpError, ValueError) as e:
+    raise errors.UserError("--init_checkpoint=%s: not a readable checkpoint (%s)" %
+                           (init_checkpoint, " ".join(str(e).split())[:200]))
+  return path
+
+
+def _variable_name(var):
+  name = var.name
+  return name[:-2] if name.endswith(":0") else name
+
+
+def warm_start(session, init_checkpoint, variables=None):
+  """Loads every variable whose name is in `init_checkpoint` (the original's init_from_checkpoint) and logs.
+
+  Maps by identical name, as `modeling.get_assignment_map_from_checkpoint` does, over the trainable variables
+  (or `variables`). Logs `**** Trainable Variables ****` and one line per variable in the original format,
+  `, *INIT_FROM_CKPT*` marking those loaded.
+
+  Raises:
+    errors.UserError: unreadable checkpoint, or a variable whose shape differs from the checkpoint's.
+  Returns:
+    the set of variable names (without ":0") loaded.
+  """
+  variables = list(tf.compat.v1.trainable_variables() if variables is None else variables)
+  loaded = set()
+  if init_checkpoint:
+    path = _resolve_init_checkpoint(init_checkpoint)
+    shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    var_list = {}
+    for var in variables:
+      name = _variable_name(var)
+      if name not in shapes:
+        continue
+      if list(shapes[name]) != var.shape.as_list():
+        raise errors.UserError("--init_checkpoint=%s: variable %s has shape %s there but %s in the model" %
+                               (init_checkpoint, name, list(shapes[name]), var.shape.as_list()))
+      var_list[name] = var
+    if var_list:
+      tf.compat.v1.train.Saver(var_list=var_list).restore(session, path)
+    loaded = set(var_list)
+  log_trainable_variables(variables, loaded)
+  return loaded
+
+
+def log_trainable_variables(variables, loaded_names=()):
+  """The original's listing: `  name = <var.name>, shape = <shape>[, *INIT_FROM_CKPT*]`."""
+  logging.info("**** Trainable Variables ****")
+  for var in variables:
+    init_string = ", *INIT_FROM_CKPT*" if _variable_name(var) in loaded_names else ""
+    logging.info("  name = %s, shape = %s%s", var.name, var.shape, init_string)
+
+
+def log_features(features):
+  """The original model_fn's listing of its input features."""
+  logging.info("*** Features ***")
+  for name in sorted(features.keys()):
+    logging.info("  name = %s, shape = %s", name, features[name].shape)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Results.
+
+
+def format_eval_results(results):
+  """The original's eval_results.txt text: one `key = value` line per key, keys sorted."""
+  return "".join("%s = %s\n" % (key, str(results[key])) for key in sorted(results.keys()))
+
+
+def write_text_atomically(path, text):
+  """Writes `text` to `path` through a temporary name and a rename, so a reader never sees half a file."""
+  tmp = "%s.tmp-%d" % (path, os.getpid())
+  with tf.io.gfile.GFile(tmp, "w") as writer:
+    writer.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def write_eval_results(output_dir, results, file_name="eval_results.txt"):
+  """Logs `***** Eval results *****` and writes output_dir/eval_results.txt (sorted `key = value` lines)."""
+  logging.info("***** Eval results *****")
+  for key in sorted(results.keys()):
+    logging.info("  %s = %s", key, str(results[key]))
+  path = os.path.join(output_dir, file_name)
+  write_text_atomically(path, format_eval_results(results))
+  return path
+
+
+class _Summaries(object):
+  """Scalar TensorBoard summaries written from Python values (only where `enabled`, i.e. on the chief)."""
+
+  def __init__(self, logdir, enabled, graph=None):
+    self._writer = tf.compat.v1.summary.FileWriter(logdir, graph=graph) if enabled else None
+
+  def scalars(self, step, values):
+    if self._writer is None:
+      return
+    summary = tf.compat.v1.Summary(value=[
+        tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in sorted(values.items())])
+    self._writer.add_summary(summary, step)
+
+  def close(self):
+    if self._writer is not None:
+      self._writer.close()
+
+
+def _progress(total, initial, enabled, desc):
+  """A tqdm bar (by default only when stderr is a terminal), or a no-op stand-in."""
+  try:
+    import tqdm  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    tqdm = None
+  disable = None if enabled is None else not enabled
+  if tqdm is None or (disable is None and not sys.stderr.isatty()) or disable:
+    return _NoProgress()
+  return tqdm.tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+
+class _NoProgress(object):
+
+  def update(self, n=1):
+    pass
+
+  def set_postfix_str(self, text, refresh=True):
+    pass
+
+  def close(self):
+    pass
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Step-dependent randomness.
+
+_STATELESS_TWINS = {
+    "RandomUniform": "StatelessRandomUniform",
+    "RandomStandardNormal": "StatelessRandomNormal",
+    "TruncatedNormal": "StatelessTruncatedNormal",
+}
+
+
+def _initializer_closure(graph_ops):
+  """Ops that variable initializers depend on (their random ops must stay as they are: they run once)."""
+  stack = [op for op in graph_ops if op.type in ("Assign", "AssignVariableOp", "VarHandleOp", "VariableV2")]
+  stack += [v.initializer for v in tf.compat.v1.global_variables() + tf.compat.v1.local_variables()
+            if getattr(v, "initializer", None) is not None]
+  seen = set()
+  while stack:
+    op = stack.pop()
+    if op is None or op in seen:
+      continue
+    seen.add(op)
+    stack.extend(t.op for t in op.inputs)
+    stack.extend(op.control_inputs)
+  return seen
+
+
+def make_random_ops_step_dependent(new_ops, step, replica_id):
+  """Replaces the stateful random ops in `new_ops` by stateless ones seeded by (op seed, replica, step).
+
+  A stateful op (e.g. the random_uniform of `tf.nn.dropout`) draws from a generator that lives in the session
+  and restarts with it, so a run resumed from a checkpoint would draw other numbers than an uninterrupted one.
+  The stateless twin computes the same distribution from a seed we choose: here the op's own graph seed pair,
+  the replica's id in the sync group (so replicas and workers draw differently) and `step` (a counter of the
+  batches consumed, fed by the training loop). Consumers are rewired in place; ops feeding variable
+  initializers and ops inside control flow are left alone.
+
+  Args:
+    new_ops: the ops a model_fn just created.
+    step: int64 scalar tensor, the micro-step counter.
+    replica_id: int32 scalar tensor (or int), the replica id in the sync group.
+  Returns:
+    the number of ops replaced.
+  """
+  candidates = [op for op in new_ops if op.type in _STATELESS_TWINS]
+  if not candidates:
+    return 0
+  keep = _initializer_closure(new_ops)
+  replaced = 0
+  for op in candidates:
+    if op in keep or op._control_flow_context is not None:  # pylint: disable=protected-access
+      continue
+    consumers = list(op.outputs[0].consumers())
+    if not consumers:
+      continue
+    key = (op.get_attr("seed") * 1000003 + op.get_attr("seed2")) % (1 << 62)
+    with tf.control_dependencies(None), tf.device(op.device), tf.name_scope(op.name + "_stateless"):
+      seed = tf.stack([tf.constant(key, tf.int64) + tf.cast(replica_id, tf.int64) * 7919,
+                       tf.cast(step, tf.int64)])
+      twin = getattr(tf.raw_ops, _STATELESS_TWINS[op.type])
+      new = twin(shape=op.inputs[0], seed=seed, dtype=op.get_attr("dtype"))
+    old = op.outputs[0]
+    for consumer in consumers:
+      for index, tensor in enumerate(consumer.inputs):
+        if tensor is old:
+          consumer._update_input(index, new)  # pylint: disable=protected-access
+    replaced += 1
+  return replaced
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The runner.
+
+
+# Non-trainable int64 counter of the global batches trained on (saved in checkpoints): a resumed run skips that
+# many batches of its input, and the step-dependent random ops are seeded by it.
+BATCHES_CONSUMED = "batches_consumed"
+
+
+class _Window(object):
+  """Loss and throughput since the last log line."""
+
+  def __init__(self):
+    self.start = time.time()
+    self.steps = 0
+    self.batches = 0
+    self.examples = 0
+    self.loss_sum = 0.0
+
+  def add_batch(self, loss, examples):
+    self.batches += 1
+    self.examples += examples
+    self.loss_sum += loss
+
+  def values(self):
+    elapsed = max(time.time() - self.start, 1e-9)
+    return {"loss": self.loss_sum / max(self.batches, 1), "global_step/sec": self.steps / elapsed,
+            "examples/sec": self.examples / elapsed}
+
+
+def _restoring_saver(checkpoint_path, variables):
+  """A Saver restoring `variables` from the output_dir checkpoint, with a clear error for missing ones.
+
+  `batches_consumed` may be missing (a checkpoint written by other code): it is then derived from global_step.
+  """
+  names = set(tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map())
+  var_list = {}
+  missing = []
+  for var in variables:
+    name = _variable_name(var)
+    if name in names:
+      var_list[name] = var
+    elif name != BATCHES_CONSUMED:
+      missing.append(name)
+  if missing:
+    raise errors.UserError(
+        "the checkpoint %s in --output_dir lacks %d variable(s) of this model (%s%s); it was written with other "
+        "options (--optimizer, --num_accumulation_steps, --precision=fp16, another model?): use a fresh "
+        "--output_dir" % (checkpoint_path, len(missing), ", ".join(missing[:3]), ", ..." if len(missing) > 3 else ""))
+  return tf.compat.v1.train.Saver(var_list=var_list)
+
+
+def weights_digest(session, variables):
+  """SHA-256 over the values of `variables` (sorted by name): equal digests mean bit-identical weights."""
+  variables = sorted(variables, key=_variable_name)
+  values = session.run(variables)
+  digest = hashlib.sha256()
+  for var, value in zip(variables, values):
+    digest.update(_variable_name(var).encode("utf-8"))
+    digest.update(np.ascontiguousarray(value).tobytes())
+  return digest.hexdigest()
+
+
+class TrainingDivergedError(errors.UserError):
+  """The loss (or a weight) became NaN or infinite; no checkpoint was written for that step."""
+
+
+class Runner(object):
+  """Train / evaluate / predict a model_fn (the Estimator replacement). See the module docstring."""
+
+  def __init__(self, model_fn, config, params=None, train_batch_size=None, eval_batch_size=None,
+               predict_batch_size=None):
+    self.model_fn = model_fn
+    self.config = config
+    self.params = dict(params or {})
+    self.train_batch_size = train_batch_size
+    self.eval_batch_size = eval_batch_size
+    self.predict_batch_size = predict_batch_size
+    self._distribution = None
+    if config.deterministic:
+      tf.config.experimental.enable_op_determinism()
+
+  # -- devices --------------------------------------------------------------------------------------------------
+
+  @property
+  def distribution(self):
+    if self._distribution is None:
+      self._distribution = _Distribution(self.config)
+      logging.info("Devices: %s", self._distribution.description)
+    return self._distribution
+
+  @property
+  def is_chief(self):
+    """False on the non-chief workers of a multi-worker run (they write no checkpoints, summaries or results)."""
+    return self.distribution.is_chief
+
+  def _params(self, mode, batch_size, num_replicas):
+    params = dict(self.params)
+    params.update(batch_size=batch_size, precision=self.config.precision, use_xla=self.config.use_xla,
+                  num_accumulation_steps=self.config.num_accumulation_steps, optimizer=self.config.optimizer,
+                  seed=self.config.seed, num_replicas=num_replicas, mode=mode)
+    return params
+
+  def _new_graph(self):
+    graph = tf.Graph()
+    with graph.as_default():
+      if self.config.seed is not None:
+        tf.compat.v1.set_random_seed(self.config.seed)
+    return graph
+
+  # -- train ----------------------------------------------------------------------------------------------------
+
+  def train(self, input_fn, max_steps, init_checkpoint=None):
+    """Trains until the global step reaches `max_steps` (or the input ends); see the module docstring.
+
+    Returns:
+      dict with `global_step` and `loss` (the mean loss since the last log line; None if no step ran).
+    Raises:
+      TrainingDivergedError: the loss became NaN/Inf (the message names the step; nothing is saved for it).
+      errors.UserError: the checkpoint in output_dir does not fit the model (other options), bad init checkpoint.
+    """
+    config = self.config
+    if not self.train_batch_size:
+      raise ValueError("Runner needs train_batch_size to train")
+    tf.io.gfile.makedirs(config.output_dir)
+    restore_path = latest_checkpoint(config.output_dir)
+    start_step, consumed = 0, 0
+    if restore_path:
+      reader = tf.train.load_checkpoint(restore_path)
+      start_step = int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else 0
+      if start_step >= max_steps:
+        logging.info("Skipping training: the checkpoint %s is at global step %d >= max_steps %d.",
+                     restore_path, start_step, max_steps)
+        return {"global_step": start_step, "loss": None}
+      consumed = (int(reader.get_tensor(BATCHES_CONSUMED)) if reader.has_tensor(BATCHES_CONSUMED)
+                  else start_step * config.num_accumulation_steps)
+
+    dist = self.distribution
+    strategy = dist.strategy
+    if self.train_batch_size % dist.num_replicas:
+      raise errors.UserError("--train_batch_size=%d must be a multiple of the %d replicas" %
+                             (self.train_batch_size, dist.num_replicas))
+    graph = self._new_graph()
+    with graph.as_default():
+      params = self._params(ModeKeys.TRAIN, self.train_batch_size, dist.num_replicas)
+      with strategy.scope():
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        batches_consumed = tf.compat.v1.get_variable(
+            BATCHES_CONSUMED, shape=[], dtype=tf.int64, initializer=tf.compat.v1.zeros_initializer(),
+            trainable=False, aggregation=tf.compat.v1.VariableAggregation.ONLY_FIRST_REPLICA)
+        dataset = input_fn(params)
+        if consumed:
+          # The batches the interrupted run already trained on: continue with the next one.
+          dataset = dataset.skip(consumed)
+        iterator = strategy.make_dataset_iterator(dataset)
+
+        def replica_fn(features):
+          ops_before = len(graph.get_operations())
+          # Read before the model: the random ops of this call are seeded by the number of batches before it.
+          counter = batches_consumed.read_value()
+          spec = self.model_fn(features, ModeKeys.TRAIN, params)
+          if spec.loss is None or spec.train_op is None:
+            raise ValueError("model_fn must return a ModelSpec with loss and train_op in TRAIN mode")
+          replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+          make_random_ops_step_dependent(graph.get_operations()[ops_before:], counter, replica_id)
+          scalars = {k: tf.cast(v, tf.float32) for k, v in (spec.scalars or {}).items()}
+          return spec.train_op, tf.cast(spec.loss, tf.float32), scalars
+
+        train_ops, losses, scalars = strategy.extended.call_for_each_replica(replica_fn, args=(iterator.get_next(),))
+        train_op = strategy.group(train_ops)
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+        scalars = {k: strategy.experimental_local_results(v)[0] for k, v in scalars.items()}
+        with tf.control_dependencies([train_op]):
+          count_batch = batches_consumed.assign_add(tf.constant(1, tf.int64))
+        with tf.control_dependencies([count_batch]):
+          step_after = tf.identity(global_step.read_value())
+        set_consumed = batches_consumed.assign(tf.constant(consumed, tf.int64))
+        trainable = tf.compat.v1.trainable_variables()
+        all_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in trainable])
+        init_op = tf.group(tf.compat.v1.global_variables_initializer(),
+                           tf.compat.v1.local_variables_initializer())
+        saver = tf.compat.v1.train.Saver(max_to_keep=config.keep_checkpoint_max, save_relative_paths=True)
+        restore_saver = _restoring_saver(restore_path, tf.compat.v1.global_variables()) if restore_path else None
+        read_step = global_step.read_value()
+
+      summaries = _Summaries(config.output_dir, dist.is_chief, graph=graph if dist.is_chief else None)
+      session = tf.compat.v1.Session(dist.target, graph=graph, config=dist.session_config)
+      try:
+        session.run(init_op)
+        session.run(iterator.initializer)
+        if restore_path:
+          logging.info("Restoring parameters from %s (global step %d)%s.", restore_path, start_step,
+                       "; it overrides --init_checkpoint" if init_checkpoint else "")
+          restore_saver.restore(session, restore_path)
+          session.run(set_consumed)
+          log_trainable_variables(trainable)
+        else:
+          warm_start(session, init_checkpoint, trainable)
+        step = int(session.run(read_step))
+        graph.finalize()
+        return self._train_loop(session, saver, summaries, max_steps, step, train_op, loss, scalars, step_after,
+                                all_finite)
+      finally:
+        summaries.close()
+        session.close()
+
+  def _train_loop(self, session, saver, summaries, max_steps, step, train_op, loss, scalars, step_after,
+                  all_finite):
+    config = self.config
+    dist = self.distribution
+    accumulation = config.num_accumulation_steps
+    checkpoint_prefix = os.path.join(config.output_dir, "model.ckpt")
+    logging.info("Training from global step %d to %d (%d replica(s), batch %d, %d batch(es) per update).",
+                 step, max_steps, dist.num_replicas, self.train_batch_size, accumulation)
+    fetches = {"train_op": train_op, "loss": loss, "step": step_after, "scalars": scalars}
+    bar = _progress(max_steps, step, config.progress_bar, "train")
+    state = {"last_saved": step}
+    window = _Window()
+    last_loss = None
+    runs_since_update = 0
+
+    def save(at_step):
+      if not session.run(all_finite):
+        raise TrainingDivergedError(
+            "a weight became NaN or infinite at global step %d (the loss was still finite); no checkpoint "
+            "written for it; the last checkpoint in %s is from step %d" %
+            (at_step, config.output_dir, state["last_saved"]))
+      if dist.is_chief:
+        path = saver.save(session, checkpoint_prefix, global_step=at_step, write_meta_graph=False)
+        logging.info("Saved checkpoint %s", path)
+      state["last_saved"] = at_step
+
+    try:
+      while step < max_steps:
+        try:
+          out = session.run(fetches)
+        except tf.errors.OutOfRangeError:
+          logging.info("The input ended at global step %d.", step)
+          break
+        value = float(out["loss"])
+        if not math.isfinite(value):
+          raise TrainingDivergedError(
+              "the loss became %s at global step %d; stopping without saving it (the last checkpoint in %s is "
+              "from step %d)" % (value, step + 1, config.output_dir, state["last_saved"]))
+        window.add_batch(value, self.train_batch_size)
+        new_step = int(out["step"])
+        if new_step == step:
+          # Accumulating, or an update skipped by fp16 loss scaling.
+          runs_since_update += 1
+          if runs_since_update > 100 * accumulation:
+            raise RuntimeError("the train_op did not advance the global step in %d runs" % runs_since_update)
+          continue
+        runs_since_update = 0
+        window.steps += new_step - step
+        bar.update(new_step - step)
+        step = new_step
+        bar.set_postfix_str("loss=%.4g" % value, refresh=False)
+        if step % config.save_summary_steps == 0 or step >= max_steps:
+          values = window.values()
+          values.update({k: float(v) for k, v in out["scalars"].items() if k != "applied"})
+          last_loss = values["loss"]
+          summaries.scalars(step, values)
+          logging.info("global_step = %d, %s", step,
+                       ", ".join("%s = %.6g" % (k, values[k]) for k in sorted(values)))
+          window = _Window()
+        if config.save_checkpoints_steps and step % config.save_checkpoints_steps == 0:
+          save(step)
+      if step != state["last_saved"]:
+        save(step)
+    finally:
+      bar.close()
+    if window.batches:
+      last_loss = window.values()["loss"]
+    digest = weights_digest(session, tf.compat.v1.trainable_variables())
+    # The last line of a training run: easy to parse, and the digest shows whether two runs (a resumed and an
+    # uninterrupted one, two workers) ended with bit-identical weights.
+    logging.info("Training finished: global_step = %d, loss = %s, weights_sha256 = %s", step, last_loss, digest)
+    return {"global_step": step, "loss": last_loss, "weights_sha256": digest}
+
+  # -- evaluate / predict ---------------------------------------------------------------------------------------
+
+  def _restore_for_inference(self, session, checkpoint_path, init_checkpoint):
+    """Latest checkpoint of output_dir (or `checkpoint_path`), else warm start, else fresh initial values."""
+    path = checkpoint_path or latest_checkpoint(self.config.output_dir)
+    if path:
+      tf.compat.v1.train.Saver().restore(session, path)
+    elif init_checkpoint:
+      warm_start(session, init_checkpoint)
+    else:
+      logging.warning("No checkpoint in %s and no --init_checkpoint: using freshly initialised weights.",
+                      self.config.output_dir)
+
+  def evaluate(self, input_fn, steps=None, init_checkpoint=None, checkpoint_path=None, name=None):
+    """Runs `steps` batches (None: until the input ends) and returns the metrics, `loss` and `global_step`.
+
+    Restores the latest checkpoint of output_dir (or `checkpoint_path`); without one, warm-starts from
+    `init_checkpoint` as the original model_fn did. Runs on one device; on a non-chief worker of a multi-worker
+    run it does nothing and returns None. Also writes the metrics as TensorBoard scalars to output_dir/eval[_name].
+    """
+    if not self.is_chief:
+      logging.info("Evaluation runs on the chief worker only.")
+      return None
+    if not self.eval_batch_size:
+      raise ValueError("Runner needs eval_batch_size to evaluate")
+    graph = self._new_graph()
+    with graph.as_default():
+      params = self._params(ModeKeys.EVAL, self.eval_batch_size, 1)
+      global_step = tf.compat.v1.train.get_or_create_global_step()
+      iterator = tf.compat.v1.data.make_initializable_iterator(input_fn(params))
+      spec = self.model_fn(iterator.get_next(), ModeKeys.EVAL, params)
+      if spec.loss is None:
+        raise ValueError("model_fn must return a ModelSpec with loss in EVAL mode")
+      metric_ops = dict(spec.eval_metric_ops or {})
+      metric_ops["loss"] = tf.compat.v1.metrics.mean(spec.loss)
+      update_op = tf.group([update for (_, update) in metric_ops.values()])
+      values = {key: value for key, (value, _) in metric_ops.items()}
+      init_op = tf.group(tf.compat.v1.global_variables_initializer(), tf.compat.v1.local_variables_initializer())
+      with tf.compat.v1.Session(graph=graph, config=_base_session_config(self.config)) as session:
+        session.run(init_op)
+        session.run(iterator.initializer)
+        self._restore_for_inference(session, checkpoint_path, init_checkpoint)
+        graph.finalize()
+        bar = _progress(steps, 0, self.config.progress_bar, "eval")
+        done = 0
+        try:
+          while steps is None or done < steps:
+            try:
+              session.run(update_op)
+            except tf.errors.OutOfRangeError:
+              break
+            done += 1
+            bar.update(1)
+        finally:
+          bar.close()
+        results = session.run(values)
+        results["global_step"] = session.run(global_step)
+    logging.info("Evaluation of %d batch(es) at global step %d: %s", done, results["global_step"],
+                 ", ".join("%s = %s" % (k, results[k]) for k in sorted(results)))
+    summaries = _Summaries(os.path.join(self.config.output_dir, "eval" + ("_" + name if name else "")), True)
+    summaries.scalars(int(results["global_step"]),
+                      {k: v for k, v in results.items() if k != "global_step" and np.ndim(v) == 0})
+    summaries.close()
+    return results
+
+  def predict(self, input_fn, init_checkpoint=None, checkpoint_path=None):
+    """Yields one dict of numpy values per example, in input order (final partial batch included).
+
+    Restores like `evaluate`; runs on one device.
+    """
+    if not self.predict_batch_size:
+      raise ValueError("Runner needs predict_batch_size to predict")
+    graph = self._new_graph()
+    with graph.as_default():
+      params = self._params(ModeKeys.PREDICT, self.predict_batch_size, 1)
+      tf.compat.v1.train.get_or_create_global_step()
+      iterator = tf.compat.v1.data.make_initializable_iterator(input_fn(params))
+      spec = self.model_fn(iterator.get_next(), ModeKeys.PREDICT, params)
+      if not spec.predictions:
+        raise ValueError("model_fn must return a ModelSpec with predictions in PREDICT mode")
+      predictions = dict(spec.predictions)
+      init_op = tf.group(tf.compat.v1.global_variables_initializer(), tf.compat.v1.local_variables_initializer())
+      session = tf.compat.v1.Session(graph=graph, config=_base_session_config(self.config))
+    try:
+      session.run(init_op)
+      session.run(iterator.initializer)
+      with graph.as_default():
+        self._restore_for_inference(session, checkpoint_path, init_checkpoint)
+      graph.finalize()
+      while True:
+        try:
+          batch = session.run(predictions)
+        except tf.errors.OutOfRangeError:
+          break
+        sizes = set(np.shape(v)[0] for v in batch.values())
+        if len(sizes) != 1:
+          raise ValueError("predictions disagree on the batch size: %s" %
+                           {k: np.shape(v) for k, v in batch.items()})
+        for i in range(sizes.pop()):
+          yield {key: value[i] for key, value in batch.items()}
+    finally:
+      session.close()
