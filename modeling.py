@@ -144,7 +144,7 @@ class BertConfig(object):
     try:
       with tf.io.gfile.GFile(json_file, "r") as reader:
         text = reader.read()
-    except (IOError, OSError, tf.errors.OpError) as e:
+    except (IOError, OSError, ValueError, tf.errors.OpError) as e:  # ValueError: not UTF-8 text
       raise errors.UserError("%s: cannot read BERT config file: %s" % (json_file, _one_line(e)))
     try:
       json_object = json.loads(text)

@@ -181,6 +181,34 @@ def test_bf16_gradients_reach_float32_variables():
     assert all(v.dtype.base_dtype == tf.float32 for v in tvars)
 
 
+@pytest.mark.parametrize("compute_type", ["fp32", "bf16"])
+def test_mirrored_replicas_share_the_original_names(tmp_path, compute_type):
+  # conftest splits the CPU into two logical devices.
+  config = tiny_config(max_position_embeddings=16)
+  ids, mask, types = random_inputs(2, 8, config.vocab_size, config.type_vocab_size)
+  with tf.Graph().as_default():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def replica_fn():
+      model = modeling.BertModel(config, False, tf.constant(ids), tf.constant(mask), tf.constant(types),
+                                 compute_type=compute_type)
+      with modeling.precision_scope(compute_type):
+        logits = modeling.dense(model.get_pooled_output(), 2, name="classifier")
+      return tf.reduce_sum(tf.cast(logits, tf.float32) ** 2)
+
+    with strategy.scope():
+      per_replica = strategy.extended.call_for_each_replica(replica_fn)
+      saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      first, second = sess.run(strategy.experimental_local_results(per_replica))
+      path = saver.save(sess, str(tmp_path / "model.ckpt"))
+  assert first == second  # same inputs, same (shared) weights
+  expected = expected_bert_variables(config.vocab_size, 32, 37, 2, 16, config.type_vocab_size)
+  expected.update({"classifier/kernel": [32, 2], "classifier/bias": [2]})
+  assert dict(tf.train.list_variables(path)) == expected
+
+
 def test_compute_dtype_names():
   assert modeling.compute_dtype("fp32") == tf.float32
   assert modeling.compute_dtype("BF16") == tf.bfloat16
