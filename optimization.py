@@ -93,6 +93,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import contextlib
 import numbers
 import re
 
@@ -213,6 +214,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     is_sparse.append(half_sq is not None)
     if half_sq is not None:
       sparse_half_sq.append(half_sq)
+  if not variables:
+    raise ValueError("the loss has no gradient with respect to any trainable variable")
   sparse_total = tf.add_n(sparse_half_sq) if sparse_half_sq else tf.constant(0.0)
   scale_read = scale if scale is not None else tf.constant(1.0)
 
@@ -261,6 +264,8 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
     pairs = [(g, v) for (g, v) in grads_and_vars if g is not None and v is not None]
     grads = [_unscale_and_densify(g, None)[0] for (g, _) in pairs]
     variables = [v for (_, v) in pairs]
+    if not variables:
+      return tf.no_op(name=name)
 
     def apply_on_devices(strategy, grads):
       if strategy is not None:
@@ -269,7 +274,7 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
       step = self._bias_correction_step(global_step)
       updates = []
       for device in range(_num_local_devices(strategy, variables)):
-        with tf.device(_local(strategy, variables[0], device).device):
+        with _on_local_device(strategy, variables[0], device):
           local_step = None if step is None else tf.identity(_local(strategy, step, device))
           for grad, var, var_slots in zip(grads, variables, slots):
             updates.extend(self.apply_update(
@@ -468,7 +473,7 @@ class _UpdateBuilder(object):
     state = self._create_state()
     updates, infos = [], []
     for device in range(_num_local_devices(strategy, self.variables)):
-      with tf.device(_local(strategy, self.variables[0], device).device):
+      with _on_local_device(strategy, self.variables[0], device):
         local_sparse = _local(strategy, sparse_total, device)
         if any(self.is_sparse):
           local_sparse = local_sparse / float(num_replicas * num_replicas)
@@ -632,6 +637,13 @@ def _local(strategy, value, device):
   if strategy is None or value is None:
     return value
   return strategy.experimental_local_results(value)[device]
+
+
+def _on_local_device(strategy, variable, device):
+  """Places ops on local device number `device` of a strategy; no placement without one (as the original)."""
+  if strategy is None:
+    return contextlib.nullcontext()
+  return tf.device(_local(strategy, variable, device).device)
 
 
 def _select_local(strategy, state, device):
