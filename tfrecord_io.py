@@ -66,7 +66,9 @@ def _encode_varint(value):
 
 
 # VARINTS[n] is the varint of n for 0 <= n < 65536: a list lookup is the fast way to encode ids and lengths.
-VARINTS = [_encode_varint(n) for n in range(_VARINT_TABLE_SIZE)]
+VARINTS = ([bytes((n,)) for n in range(128)] +
+           [bytes((n & 0x7F | 0x80, n >> 7)) for n in range(128, 1 << 14)] +
+           [bytes((n & 0x7F | 0x80, (n >> 7) & 0x7F | 0x80, n >> 14)) for n in range(1 << 14, _VARINT_TABLE_SIZE)])
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
@@ -319,6 +321,7 @@ class _BatchCrc(object):
     self.table_high = t2[lo8] ^ t1[hi8]
     # zeros_crc[n] = crc32c(b"\0" * n): the part of a CRC that comes from the initial/final inversion alone.
     self.zeros_crc = [0]
+    self._padding = bytes(4096)
 
   def _zeros_crc(self, n):
     zeros = self.zeros_crc
@@ -337,22 +340,28 @@ class _BatchCrc(object):
       return []
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=count)
     width = int(-(-int(lengths.max()) // 4) * 4) or 4
-    matrix = np.zeros((count, width), dtype=np.uint8)
-    flat = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-    if flat.size:
-      # Right-align every blob in its row: the leading zero bytes leave a pure (uninverted) CRC at zero.
-      row_end = (np.arange(count, dtype=np.int64) + 1) * width
-      ends = np.cumsum(lengths)
-      offset = np.repeat(row_end - ends, lengths)
-      matrix.reshape(-1)[np.arange(flat.size, dtype=np.int64) + offset] = flat
-    words = matrix.view("<u4")
+    # Right-align every blob in a zero-padded row: leading zero bytes leave a pure (uninverted) CRC at zero.
+    padding = self._padding
+    if len(padding) <= width:
+      padding = self._padding = bytes(2 * width)
+    pieces = []
+    for blob in blobs:
+      pieces.append(padding[:width - len(blob)])
+      pieces.append(blob)
+    matrix = np.frombuffer(b"".join(pieces), dtype=np.uint8).reshape(count, width)
+    # One contiguous row per 4-byte column, so each step reads memory in order.
+    columns = np.ascontiguousarray(matrix.view("<u4").T)
     state = np.zeros(count, dtype=np.uint32)
+    low = np.empty(count, dtype=np.uint32)
+    high = np.empty(count, dtype=np.uint32)
     table_low, table_high = self.table_low, self.table_high
     mask16, sixteen = np.uint32(0xFFFF), np.uint32(16)
-    first = int(np.argmax(words.any(axis=0))) if flat.size else words.shape[1]
-    for column in range(first, words.shape[1]):
-      state ^= words[:, column]
-      state = table_low[state & mask16] ^ table_high[state >> sixteen]
+    for column in columns:
+      state ^= column
+      np.bitwise_and(state, mask16, out=low)
+      np.right_shift(state, sixteen, out=high)
+      state = table_low.take(low)
+      state ^= table_high.take(high)
     zeros_crc = self._zeros_crc
     return [crc ^ zeros_crc(n) for crc, n in zip(state.tolist(), lengths.tolist())]
 
