@@ -119,14 +119,6 @@ def _all_values(sess, strategy):
   return {v.op.name if strategy is None else v.name[:-2]: list(vals) for v, vals in zip(variables, values)}
 
 
-def _all_values(sess, strategy):
-  """{name: [value on each replica]} for every global variable."""
-  variables = tf.compat.v1.global_variables()
-  copies = [strategy.experimental_local_results(v) if strategy else (v,) for v in variables]
-  values = sess.run(copies)
-  return {v.op.name if strategy is None else v.name[:-2]: list(vals) for v, vals in zip(variables, values)}
-
-
 def _restore_initial(sess, checkpoint):
   tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables()).restore(sess, checkpoint)
 
