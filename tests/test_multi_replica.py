@@ -263,3 +263,38 @@ def test_overflow_on_one_replica_skips_everywhere_and_checkpoint_has_plain_names
   assert set(values) == names
   for name, copies in values.items():
     np.testing.assert_array_equal(copies[0], after[name][0], err_msg=name)
+
+
+def test_adam_weight_decay_optimizer_class_averages_across_replicas():
+  """The class API used the original way (apply_gradients per replica) averages the replicas' gradients too."""
+  x = np.array([[0.4, 0.2, -0.5], [1.0, -2.0, 0.5], [0.3, 0.3, 0.3], [-1.0, 0.0, 2.0]], np.float32)
+
+  def train(strategy):
+    with tf.Graph().as_default():
+      data = tf.constant(x)
+
+      def step_fn():
+        w = tf.compat.v1.get_variable("w", [3], initializer=tf.compat.v1.constant_initializer([0.1, -0.2, -0.1]))
+        rows = data
+        if strategy is not None:
+          replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+          rows = data[replica * 2:(replica + 1) * 2]
+        loss = tf.reduce_mean(tf.square(rows - w))
+        optimizer = optimization.AdamWeightDecayOptimizer(learning_rate=0.2, weight_decay_rate=0.01)
+        return optimizer.apply_gradients(zip(tf.gradients(loss, [w]), [w]))
+
+      if strategy is None:
+        train_op = step_fn()
+      else:
+        with strategy.scope():
+          train_op = strategy.group(strategy.extended.call_for_each_replica(step_fn))
+      with _session(grappler=False) as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        for _ in range(5):
+          sess.run(train_op)
+        return _all_values(sess, strategy)["w"]
+
+  reference = train(None)[0]
+  copies = train(tf.distribute.MirroredStrategy(DEVICES))
+  np.testing.assert_array_equal(copies[0], copies[1])
+  np.testing.assert_allclose(copies[0], reference, rtol=0, atol=1e-6)
