@@ -30,7 +30,9 @@ whole). Whether it does end there depends on the word before the period and on t
   * A single capital letter ("E.", "J."): before a lower-case word it is a genus or initial ("E. coli"); before a
     capitalised word it ends the sentence ("vitamin D. The", "Escherichia coli C. We", "257.76 N. Flexing")
     unless it is one of a run of initials ("R. A. Fisher"), opens a name after a heading or "by"
-    ("SETTING: S. Fyodorov Eye ..."), or precedes a parenthesised subgenus ("S. (Chirostilbia)").
+    ("SETTING: S. Fyodorov Eye ..."), is a middle initial (a capitalised word before that is not a label like
+    "Group"/"Hepatitis", a capitalised word after that is not a usual sentence opener: "John A. Moran"), or
+    precedes a parenthesised subgenus ("S. (Chirostilbia)").
   * Upper-case dotted initials ("G.B. Bietti") are not sentence ends; "U.S." and "U.K." may be.
   * A list number at the start of a paragraph or after ":", ";" or a sentence end ("5. Specific complaints") is
     not a sentence end; a number after "Fig."/"Table" or inside a sentence ("was 25. The", "~ 0.2. 200 uL") is.
@@ -61,6 +63,25 @@ _NUMBER_INTRODUCERS = frozenset(["fig", "figs", "no", "nos", "eq", "eqs", "ref",
                                  "experiment", "patient", "case", "type", "grade", "stage", "phase", "class"])
 # Words after which a single capital letter is an initial of a name.
 _NAME_INTRODUCERS = frozenset(["by", "dr.", "prof.", "mr.", "mrs.", "ms.", "drs."])
+# Capitalised words that a single letter labels ("Group B", "Hepatitis C", "Protein C"): not first names.
+_LETTER_LABELLED = frozenset("""
+group groups type types class grade stage phase arm panel lane figure fig table vitamin hepatitis protein
+kinase factor complex region zone area site point site cohort phase chain strain line form influenza subtype
+serotype serogroup genotype domain loop helix segment level category score trial study section part appendix
+""".split())
+# Words that commonly open a sentence; after "Name X." they signal a boundary, not a surname.
+_SENTENCE_OPENERS = frozenset("""
+the this these that those there their they then thus therefore however in on at as an a our we it its of for
+from to with without when while where whereas although though because since after before during both each all
+most many several some no none one two three four five six seven eight nine ten further furthermore moreover
+additionally also finally first second third here similarly overall taken using based compared patients
+results data mice cells such only other another if given despite between among following increased decreased
+no not neither either nevertheless nonetheless hence consequently accordingly indeed notably interestingly
+importantly collectively together conversely instead likewise subsequently recently previously currently
+""".split())
+# Company-name endings after "Co.", "Inc." that continue the name ("GmbH and Co. KG").
+_COMPANY_SUFFIXES = frozenset(["kg", "kgaa", "llc", "lp", "ag", "gmbh", "ltd", "inc", "plc", "sa", "bv", "nv"])
+_COMPANY_ABBREVIATIONS = frozenset(["co", "inc", "ltd", "corp"])
 
 _OPENERS = "([{\"'\u201c\u2018\u00ab"
 _CLOSERS = ")]}\"'\u201d\u2019\u00bb"
@@ -155,6 +176,8 @@ def _is_boundary(token, before, following):
       return False
     if word in _TAXON_ABBREVIATIONS and _ALL_CAPS_RE.match(following.rstrip(",;:.")):
       return False  # "Leishmania spp. DNA was detected"
+    if word in _COMPANY_ABBREVIATIONS and following.rstrip(",;:.").lower() in _COMPANY_SUFFIXES:
+      return False  # "GmbH and Co. KG"
     return True
   if _UPPER_DOTTED_RE.match(bare):
     return False  # dotted initials: "G.B. Bietti"
@@ -179,6 +202,9 @@ def _single_capital_is_boundary(before, following, next_capital, next_digit):
     return False  # a name at the start of the paragraph
   if _INITIAL_RE.match(before) or before.endswith(":") or before.lower() in _NAME_INTRODUCERS:
     return False  # second initial, "SETTING: S. Fyodorov", "by J. Smith"
+  if (_starts_capitalised(before) and before.lower() not in _LETTER_LABELLED and before[-1:].isalpha()
+      and following.lstrip(_OPENERS).rstrip(",;:.").lower() not in _SENTENCE_OPENERS):
+    return False  # a middle initial: "John A. Moran Eye Center" (but "Group B. The", "Hepatitis C. Patients")
   return True
 
 
