@@ -71,20 +71,29 @@ import sentence_split
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "input_file", None,
-    "Comma-separated PubMed/MEDLINE XML (.xml, .xml.gz), PMC OA JATS (.nxml, .tar.gz bulk packages) files, "
-    "directories (searched recursively for those extensions) or globs.")
-flags.DEFINE_string("output_dir", None, "Folder for the text shards (created if missing).")
-flags.DEFINE_string("output_prefix", "corpus", "Shards are named <output_prefix>-00000.txt, -00001.txt, ...")
-flags.DEFINE_float(
-    "shard_size_mb", 32.0,
-    "Approximate size of one output shard in MB of UTF-8 text (a shard ends at the first document boundary past "
-    "it). create_pretraining_data.py holds a whole input file in memory, so keep shards moderate.")
-flags.DEFINE_integer("num_workers", None, "Parallel worker processes (default: the number of CPUs).")
-flags.DEFINE_bool("dedup", True, "Write one document per PMID / PMCID, from its latest record.")
-flags.DEFINE_bool("keep_title_only", False, "Also write PubMed citations that have a title but no abstract.")
-flags.DEFINE_bool("strict", False, "Fail (exit 2, no output) if any input file cannot be read.")
+
+def define_flags(flag_values=FLAGS):
+  """Defines the command-line flags. Called from `__main__` only, so importing this module defines none."""
+  fv = flag_values
+  flags.DEFINE_string(
+      "input_file", None,
+      "Comma-separated PubMed/MEDLINE XML (.xml, .xml.gz), PMC OA JATS (.nxml, .tar.gz bulk packages) files, "
+      "directories (searched recursively for those extensions) or globs.", flag_values=fv)
+  flags.DEFINE_string("output_dir", None, "Folder for the text shards (created if missing).", flag_values=fv)
+  flags.DEFINE_string("output_prefix", "corpus", "Shards are named <output_prefix>-00000.txt, -00001.txt, ...",
+                      flag_values=fv)
+  flags.DEFINE_float(
+      "shard_size_mb", 32.0,
+      "Approximate size of one output shard in MB of UTF-8 text (a shard ends at the first document boundary past "
+      "it). create_pretraining_data.py holds a whole input file in memory, so keep shards moderate.",
+      flag_values=fv)
+  flags.DEFINE_integer("num_workers", None, "Parallel worker processes (default: the number of CPUs).",
+                       flag_values=fv)
+  flags.DEFINE_bool("dedup", True, "Write one document per PMID / PMCID, from its latest record.", flag_values=fv)
+  flags.DEFINE_bool("keep_title_only", False, "Also write PubMed citations that have a title but no abstract.",
+                    flag_values=fv)
+  flags.DEFINE_bool("strict", False, "Fail (exit 2, no output) if any input file cannot be read.", flag_values=fv)
+
 
 # Record sources (namespaces for the de-duplication key).
 SOURCE_PUBMED = 0
@@ -438,7 +447,7 @@ def article_record(article):
 _PUBMED_ROOTS = ("MedlineCitationSet", "PubmedArticleSet", "PubmedBookArticleSet")
 
 
-def _maybe_gunzip(raw):
+def maybe_gunzip(raw):
   """`raw` (a buffered binary stream), gunzipped on the fly when it starts with the gzip magic number."""
   if raw.peek(2)[:2] == b"\x1f\x8b":
     return gzip.GzipFile(fileobj=raw, mode="rb")
@@ -576,7 +585,7 @@ class _TaskWriter(object):
     self.documents = documents
 
   def add_stream(self, stream):
-    for record in iter_xml_records(_maybe_gunzip(stream), self._keep_title_only):
+    for record in iter_xml_records(maybe_gunzip(stream), self._keep_title_only):
       self.add(record)
 
   def add(self, record):
@@ -957,4 +966,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   errors.run_main(main)

@@ -87,7 +87,7 @@ def main(argv):
     # 2. Parts: parsing only; splitting only.
     def parse():
       with open(FLAGS.input, "rb") as raw:
-        return list(prepare_corpus.iter_xml_records(prepare_corpus._maybe_gunzip(raw)))  # pylint: disable=protected-access
+        return list(prepare_corpus.iter_xml_records(prepare_corpus.maybe_gunzip(raw)))
 
     parse_seconds, records = _best_time(parse, FLAGS.repeats)
     paragraphs = [p for r in records if r.paragraphs for p in r.paragraphs]
