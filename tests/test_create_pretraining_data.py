@@ -14,7 +14,6 @@ Independent references:
 """
 
 import collections
-import glob
 import hashlib
 import importlib.util
 import json
