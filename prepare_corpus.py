@@ -101,8 +101,8 @@ SOURCE_PMC = 1
 
 # File names picked up when searching a directory.
 _INPUT_SUFFIXES = (".xml", ".xml.gz", ".nxml", ".nxml.gz", ".tar.gz", ".tgz")
-# Small single-article files are converted in batches, so that a million .nxml files do not make a million tasks.
-_BATCH_SUFFIXES = (".nxml", ".nxml.gz")
+# Small files (single PMC articles) are converted in batches, so that a million of them do not make a million tasks.
+_BATCH_FILE_MAX_BYTES = 2 << 20
 _BATCH_MAX_FILES = 64
 _BATCH_MAX_BYTES = 16 << 20
 
@@ -806,7 +806,7 @@ def expand_inputs(spec):
 
 
 def make_tasks(paths, work_dir, keep_title_only):
-  """Groups the inputs into tasks: each large file alone, small single-article files in batches."""
+  """Groups the inputs (in order) into tasks: each large file or package alone, runs of small files in batches."""
   tasks = []
   batch, batch_bytes = [], 0
 
@@ -815,8 +815,8 @@ def make_tasks(paths, work_dir, keep_title_only):
     tasks.append(Task(index, tuple(group), os.path.join(work_dir, "task-%07d.txt" % index), keep_title_only))
 
   for path in paths:
-    if path.endswith(_BATCH_SUFFIXES):
-      size = os.path.getsize(path) if os.path.exists(path) else 0
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    if not _is_archive(path) and size <= _BATCH_FILE_MAX_BYTES:
       if batch and (len(batch) >= _BATCH_MAX_FILES or batch_bytes + size > _BATCH_MAX_BYTES):
         add(batch)
         batch, batch_bytes = [], 0

@@ -323,6 +323,10 @@ def test_dedup_keeps_latest_and_honours_deletions(tmp_path):
   assert summary["skipped"]["superseded"] == 4  # 1 old, 4 v1, 5 first, 6 first
   no_dedup = prepare_corpus.prepare(str(src), str(tmp_path / "out2"), dedup=False)
   assert no_dedup["documents"] == 8
+  titles = prepare_corpus.prepare(str(src), str(tmp_path / "out3"), keep_title_only=True)
+  assert [d[0] for d in _read_documents(str(tmp_path / "out3"))] == [
+      "Three without abstract.", "Four v2.", "Five second.", "One new.", "Six withdrawn."]
+  assert titles["skipped"]["no_abstract"] == 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -359,6 +363,22 @@ def test_pmc_tar_package_is_read_member_by_member(corpus_dir, tmp_path):
   summary = prepare_corpus.prepare(package, str(tmp_path / "out"))
   assert summary["documents"] == 3
   assert [u["path"] for u in summary["unreadable"]] == [package + ":PMC000xxxxxx/broken.nxml"]
+
+
+def test_pmc_articleset_and_small_xml_files(corpus_dir, tmp_path):
+  """An efetch-style <pmc-articleset> and articles saved as .xml (as on the PMC cloud service) are recognised."""
+  names = sorted(os.listdir(os.path.join(corpus_dir, "pmc_oa")))
+  bodies = []
+  for name in names[:2]:
+    with open(os.path.join(corpus_dir, "pmc_oa", name), encoding="utf-8") as f:
+      bodies.append(re.sub(r"^\s*<!DOCTYPE[^>]*>", "", f.read()))
+  (tmp_path / "in").mkdir()
+  (tmp_path / "in" / "efetch.xml").write_text("<pmc-articleset>%s</pmc-articleset>" % "".join(bodies),
+                                              encoding="utf-8")
+  for name in names[2:4]:
+    shutil.copyfile(os.path.join(corpus_dir, "pmc_oa", name), str(tmp_path / "in" / (name[:-5] + ".xml")))
+  summary = prepare_corpus.prepare(str(tmp_path / "in"), str(tmp_path / "out"))
+  assert summary["documents"] == 4 and not summary["unreadable"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
