@@ -185,15 +185,19 @@ def _count_chunk(args):
 
 def count_basic_tokens(files, do_lower_case, num_workers=1, max_lines=0):
   """Counter of BasicTokenizer tokens over all lines of `files`."""
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   chunks = ((chunk, do_lower_case) for chunk in _chunks(iter_lines(files, max_lines)))
   total = collections.Counter()
-  if num_workers <= 1:
-    for args in chunks:
-      total.update(_count_chunk(args))
-  else:
-    with multiprocessing.get_context("fork").Pool(num_workers) as pool:
-      for counts in pool.imap_unordered(_count_chunk, chunks, chunksize=1):
-        total.update(counts)
+  with tqdm(unit="chunk", desc="counting words", disable=None, file=sys.stderr) as progress:
+    if num_workers <= 1:
+      for args in chunks:
+        total.update(_count_chunk(args))
+        progress.update(1)
+    else:
+      with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+        for counts in pool.imap_unordered(_count_chunk, chunks, chunksize=1):
+          total.update(counts)
+          progress.update(1)
   return total
 
 
@@ -264,9 +268,11 @@ def learn_wordpieces(word_counts, alphabet, budget, min_frequency=2):
   def entry(pair):
     return (-pair_count[pair], _merged_name(names[pair[0]], names[pair[1]]), pair)
 
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   heap = [entry(pair) for pair in pair_count]
   heapq.heapify(heap)
   learned = []
+  progress = tqdm(total=budget, unit="token", desc="learning pieces", disable=None, file=sys.stderr)
   while heap and len(learned) < budget:
     negative_count, name, pair = heapq.heappop(heap)
     if pair_count.get(pair, 0) != -negative_count:
@@ -277,6 +283,7 @@ def learn_wordpieces(word_counts, alphabet, budget, min_frequency=2):
     if name not in known:
       known.add(name)
       learned.append(name)
+      progress.update(1)
     left, right = pair
     touched = set()
     for index in sorted(pair_words.pop(pair)):
@@ -306,6 +313,7 @@ def learn_wordpieces(word_counts, alphabet, budget, min_frequency=2):
         heapq.heappush(heap, entry(other))
       elif other != pair and other in pair_count:
         del pair_count[other]
+  progress.close()
   return learned
 
 
