@@ -61,11 +61,18 @@ def test_layout_matches_bert_uncased(built, minilm_dir):
   first = bert.index("!")  # BERT uncased: specials and [unusedN] up to line 999, then the characters
   assert ours[:first] == bert[:first]
   rest = ours[first:]
-  singles = [t for t in rest if len(t) == 1]
-  continuations = [t for t in rest if t.startswith("##") and len(t) == 3]
-  assert rest[:len(singles)] == sorted(singles)  # the characters come first, in code-point order
+  # Then: single characters (code-point order), learned tokens, "##" + each character, and -- the sample is too
+  # small for 30522 tokens -- further [unusedN] filling the file up.
+  n_pad = sum(t.startswith("[unused") for t in rest)
+  body, padding = rest[:len(rest) - n_pad], rest[len(rest) - n_pad:]
+  assert padding == ["[unused%d]" % i for i in range(994, 994 + n_pad)]
+  singles = [t for t in body if len(t) == 1]
+  continuations = [t for t in body if t.startswith("##") and len(t) == 3]
+  assert body[:len(singles)] == sorted(singles)
+  assert body[len(body) - len(continuations):] == sorted(continuations)
   assert {t[2:] for t in continuations} == set(singles)  # every character also as a "##" piece
-  assert all(not t.startswith("[unused") for t in rest[len(singles):]) or rest[-1].startswith("[unused")
+  learned = body[len(singles):len(body) - len(continuations)]
+  assert len(learned) > 10000 and all(len(t[2:] if t.startswith("##") else t) >= 2 for t in learned)
 
 
 def test_pre_tokenization_is_basic_tokenizer(medline_lines, medline_text):
