@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import struct
-import sys
 import tempfile
 
 import numpy as np
@@ -484,12 +483,12 @@ def _safetensors_header(path):
   if end != data_len:
     raise errors.UserError("%s: truncated or corrupt (the header describes %d bytes of tensor data, the file holds %d)"
                            % (path, end, data_len))
-  return header, metadata
+  return header, metadata, 8 + header_len
 
 
 def _read_safetensors(path):
   """Returns OrderedDict name -> numpy array; bfloat16 tensors are widened to float32 losslessly."""
-  header, _ = _safetensors_header(path)
+  header, _, data_start = _safetensors_header(path)
   from safetensors import safe_open  # pylint: disable=g-import-not-at-top
   tensors = collections.OrderedDict()
   bf16 = [n for n, info in header.items() if info.get("dtype") == "BF16"]
@@ -499,11 +498,10 @@ def _read_safetensors(path):
         tensors[name] = f.get_tensor(name)
   if bf16:
     # numpy has no bfloat16; a bfloat16 is the upper half of a float32.
-    offset = 8 + struct.unpack("<Q", open(path, "rb").read(8))[0]
     with open(path, "rb") as f:
       for name in bf16:
         begin, stop = header[name]["data_offsets"]
-        f.seek(offset + begin)
+        f.seek(data_start + begin)
         raw = np.frombuffer(f.read(stop - begin), dtype="<u2").astype(np.uint32) << 16
         tensors[name] = raw.view(np.float32).reshape(header[name]["shape"])
   for name, value in tensors.items():

@@ -631,3 +631,48 @@ def test_cli_error_is_one_line_and_exit_2(tmp_path):
   errors_printed = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
   assert len(errors_printed) == 1 and "model_type is 'gpt2'" in errors_printed[0]
   assert not (tmp_path / "out").exists()
+
+
+def _write_bf16_safetensors(path, tensors):
+  """A safetensors file with BF16 tensors (written by hand: numpy has no bfloat16)."""
+  header, blobs, offset = {}, [], 0
+  for name, value in sorted(tensors.items()):
+    raw = (np.ascontiguousarray(value, np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
+    header[name] = {"dtype": "BF16", "shape": list(value.shape), "data_offsets": [offset, offset + len(raw)]}
+    blobs.append(raw)
+    offset += len(raw)
+  header["__metadata__"] = {"format": "pt"}
+  encoded = json.dumps(header).encode("utf-8")
+  encoded += b" " * (-len(encoded) % 8)
+  with open(path, "wb") as f:
+    f.write(np.uint64(len(encoded)).tobytes() + encoded + b"".join(blobs))
+
+
+def test_bf16_and_sharded_safetensors(tmp_path):
+  folder = _hf_folder(tmp_path)
+  tensors = _load_safetensors(os.path.join(folder, "model.safetensors"))
+  rng = np.random.RandomState(0)
+  # Values a bfloat16 holds exactly (float32 with the low 16 bits zero), so the widening is checkable bit for bit.
+  tensors = {k: (rng.normal(size=v.shape).astype(np.float32).view(np.uint32) & 0xFFFF0000).view(np.float32)
+             for k, v in tensors.items()}
+  _write_bf16_safetensors(os.path.join(folder, "model.safetensors"), tensors)
+  convert_checkpoint.hf_to_tf(folder, str(tmp_path / "bf16"))
+  restored = _read_checkpoint(str(tmp_path / "bf16" / "bert_model.ckpt"))
+  np.testing.assert_array_equal(restored["bert/encoder/layer_0/output/dense/kernel"],
+                                tensors["encoder.layer.0.output.dense.weight"].T)
+  assert restored["bert/embeddings/word_embeddings"].dtype == np.float32
+
+  # The same weights in two shards named by model.safetensors.index.json.
+  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
+  os.remove(os.path.join(folder, "model.safetensors"))
+  names = sorted(tensors)
+  shards = {"model-00001-of-00002.safetensors": names[:10], "model-00002-of-00002.safetensors": names[10:]}
+  for shard, shard_names in shards.items():
+    save_file({n: tensors[n] for n in shard_names}, os.path.join(folder, shard), metadata={"format": "pt"})
+  with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+    json.dump({"weight_map": {n: s for s, ns in shards.items() for n in ns}}, f)
+  convert_checkpoint.hf_to_tf(folder, str(tmp_path / "sharded"))
+  again = _read_checkpoint(str(tmp_path / "sharded" / "bert_model.ckpt"))
+  assert sorted(again) == sorted(restored)
+  for name in again:
+    np.testing.assert_array_equal(again[name], restored[name])
