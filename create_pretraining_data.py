@@ -434,44 +434,46 @@ class InstanceBuilder(object):
 
     # Candidates: every position but [CLS] and the two [SEP]s (text never tokenizes to "[CLS]"/"[SEP]": "[" and
     # "]" are split off as punctuation).
-    if self.config.do_whole_word_mask:
-      # A "##" piece joins the group before it -- also across the [SEP] between A and B, as in the original.
-      is_continuation = info.is_continuation
-      candidates = []
-      for position in range(1, n - 1):
-        if position == len_a + 1:
-          continue
-        if candidates and is_continuation[input_ids[position]]:
-          candidates[-1].append(position)
-        else:
-          candidates.append([position])
+    candidates = list(range(1, len_a + 1))
+    candidates += range(len_a + 2, n - 1)
+    whole_word = self.config.do_whole_word_mask
+    if whole_word:
+      # Whole words: a "##" piece joins the group before it -- also across the [SEP] between A and B, as in the
+      # original; the first candidate always starts a group. Group g is candidates[starts[g]:starts[g + 1]]; the
+      # group numbers are what gets shuffled.
+      continuation = itemgetter(*input_ids)(self.vocab_info.is_continuation)
+      starts = [index for index, position in enumerate(candidates) if not continuation[position]]
+      if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+      starts.append(len(candidates))
+      order = list(range(len(starts) - 1))
     else:
-      candidates = list(range(1, len_a + 1))
-      candidates += range(len_a + 2, n - 1)
+      order = candidates
 
-    # rng.shuffle(candidates)
+    # rng.shuffle(order)
     if self.fast:
       getrandbits = rng.getrandbits
-      for i, m, k in self.shuffle_steps[len(candidates)]:
+      for i, m, k in self.shuffle_steps[len(order)]:
         j = getrandbits(k)
         while j >= m:
           j = getrandbits(k)
-        candidates[i], candidates[j] = candidates[j], candidates[i]
+        order[i], order[j] = order[j], order[i]
     else:
-      rng.shuffle(candidates)
+      rng.shuffle(order)
 
     # Which positions get predicted depends on the order and sizes only, not on random draws.
-    if self.config.do_whole_word_mask:
+    if whole_word:
       chosen = []
-      for group in candidates:
+      for group in order:
         if len(chosen) >= num_to_predict:
           break
+        start, end = starts[group], starts[group + 1]
         # A whole word that would exceed the budget is skipped (a shorter one later may still fit).
-        if len(chosen) + len(group) > num_to_predict:
+        if len(chosen) + end - start > num_to_predict:
           continue
-        chosen += group
+        chosen += candidates[start:end]
     else:
-      chosen = candidates[:num_to_predict]
+      chosen = order[:num_to_predict]
 
     positions = sorted(chosen)
     label_ids = [input_ids[p] for p in positions]

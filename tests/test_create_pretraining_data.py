@@ -622,3 +622,23 @@ def test_corrupt_record_is_reported(tmp_path):
     f.truncate(len(data) - 3)
   with pytest.raises(errors.UserError, match="record 5: truncated"):
     list(tfrecord_io.read_records(path, verify=False))
+
+
+@pytest.mark.parametrize("whole_word", [False, True])
+def test_inlined_draws_give_the_records_of_random_module_methods(whole_word, tmp_path, monkeypatch):
+  """The builder's inlined getrandbits draws against random.Random.shuffle/randrange themselves."""
+  fixture, input_file, vocab_file, _ = fixture_setup("wwm", tmp_path)
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True)
+  info = cpd.VocabInfo(tokenizer.vocab, vocab_file)
+  documents = cpd.remove_empty_documents(cpd.read_documents([input_file], tokenizer))
+  config = cpd.InstanceConfig(48, 0.3, 0.2, 8, whole_word)
+  results = []
+  for inlined in (True, False):
+    monkeypatch.setattr(cpd, "_INLINED_DRAWS_OK", inlined)
+    rng = random.Random(99)
+    builder = cpd.InstanceBuilder(config, info, rng)
+    assert builder.fast is inlined
+    results.append(cpd.create_training_records([list(d) for d in documents], builder, 3, rng, show_progress=False))
+    results.append(rng.getstate())
+  assert results[0] == results[2] and len(results[0]) > 100
+  assert results[1] == results[3]
