@@ -28,7 +28,9 @@ With the default `--num_workers=1` the records are exactly the original script's
 same values for the same flags, seed, vocabulary and input (the single `random.Random(random_seed)` is consumed
 in the original's order, call for call). `--do_whole_word_mask` is Google's later flag (masks all WordPieces of a
 word together); off, it changes nothing. The bytes are `SerializeToString(deterministic=True)`'s (features in
-sorted name order), so the same inputs always give the same file.
+sorted name order), so the same inputs always give the same file. (The original called `SerializeToString()`:
+under today's protobuf runtime its feature order, hence its file bytes, changes from run to run; compare the
+original's output with ours record by record, as parsed Examples.)
 
 What is different, and why:
   * Speed. Tokenization goes through the tokenizer's memoised batch path; instances are built on vocabulary ids
@@ -39,11 +41,15 @@ What is different, and why:
   * `--num_workers=N` (N > 1): each input file is processed on its own, in parallel, with its own generator seeded
     from (random_seed, the file's position in the input list). This is a different stream from the default one --
     documents are shuffled and random "next sentences" drawn within a file, instances shuffled within a file --
-    but it is reproducible and does not depend on N. Memory is bounded by the largest input file, not the corpus.
-    Output records are written in input-file order, round-robin over the output files.
+    but it is reproducible and does not depend on N. Memory is bounded by a few input files (those in flight),
+    not the corpus; the default mode, like the original, holds the whole corpus and all its instances. Output
+    records are written in input-file order, round-robin over the output files, so give several input shards
+    and several output files for a well-mixed result (run_pretraining interleaves files but shuffles records
+    only 100 at a time).
   * Glob patterns in `--input_file` are expanded in sorted order (the original took the file system's listing
     order, which differs between machines). Comma-separated files keep the order given.
-  * Errors a user can cause are reported in one line: no input file, an empty corpus, a corpus with a single
+  * Errors a user can cause are reported in one line: an input file or pattern that matches nothing (the
+    original skipped it silently), an empty corpus, a corpus (or, with N > 1, an input file) holding a single
     document (`--allow_single_document` to proceed), text that is not UTF-8, a vocabulary without [CLS]/[SEP]/
     [MASK], flags out of range, and (with the optional `--bert_config_file`) a max_seq_length above the model's
     max_position_embeddings or a vocabulary larger than its vocab_size. Output files are written to temporary

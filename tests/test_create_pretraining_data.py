@@ -465,6 +465,11 @@ def test_single_document_needs_the_opt_out_flag(tmp_path, vocab_file):
   assert not os.path.exists(out)
   run_ok(flag_args(text, [out], vocab_file, ["--allow_single_document=true", "--dupe_factor=2"]))
   assert len(tf_records(str(out))) > 0
+  # Per-file streams check each file: the error comes back from the worker process, naming the file.
+  os.remove(out)
+  other = write_text(tmp_path / "two.txt", "One document.\nTwo lines.\n\nAnother document.\nAlso two.\n")
+  _fails(flag_args("%s,%s" % (other, text), [out], vocab_file, ["--num_workers=2"]), "one.txt", "single document")
+  assert not os.path.exists(out)
 
 
 def test_vocab_without_mask_token_is_an_error(tmp_path):
