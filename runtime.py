@@ -357,6 +357,10 @@ def _local_devices(config):
 
 def _base_session_config(config):
   session_config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+  # A session's ConfigProto replaces the context's device setup: ask again for the logical CPU devices.
+  num_cpus = len(tf.config.list_logical_devices("CPU"))
+  if num_cpus > 1:
+    session_config.device_count["CPU"] = num_cpus
   session_config.gpu_options.allow_growth = True
   if config.use_xla:
     session_config.graph_options.optimizer_options.global_jit_level = tf.compat.v1.OptimizerOptions.ON_1
@@ -429,7 +433,9 @@ def warm_start(session, init_checkpoint, variables=None):
                                (init_checkpoint, name, list(shapes[name]), var.shape.as_list()))
       var_list[name] = var
     if var_list:
-      tf.compat.v1.train.Saver(var_list=var_list).restore(session, path)
+      # A list, not a {name: variable} dict: given a dict, Saver restores only the first copy of a mirrored
+      # variable; the checkpoint names are the variables' own names anyway.
+      tf.compat.v1.train.Saver(var_list=list(var_list.values())).restore(session, path)
     loaded = set(var_list)
   log_trainable_variables(variables, loaded)
   return loaded
@@ -637,7 +643,7 @@ def _restoring_saver(checkpoint_path, variables):
         "the checkpoint %s in --output_dir lacks %d variable(s) of this model (%s%s); it was written with other "
         "options (--optimizer, --num_accumulation_steps, --precision=fp16, another model?): use a fresh "
         "--output_dir" % (checkpoint_path, len(missing), ", ".join(missing[:3]), ", ..." if len(missing) > 3 else ""))
-  return tf.compat.v1.train.Saver(var_list=var_list)
+  return tf.compat.v1.train.Saver(var_list=list(var_list.values()))  # a list: see warm_start
 
 
 def weights_digest(session, variables):
@@ -700,8 +706,15 @@ class Runner(object):
 
   # -- train ----------------------------------------------------------------------------------------------------
 
-  def train(self, input_fn, max_steps, init_checkpoint=None):
+  def train(self, input_fn, max_steps, init_checkpoint=None, on_step=None):
     """Trains until the global step reaches `max_steps` (or the input ends); see the module docstring.
+
+    Args:
+      input_fn: `input_fn(params) -> tf.data.Dataset` of global batches.
+      max_steps: the global step (optimizer updates) to stop at.
+      init_checkpoint: warm start from it when output_dir holds no checkpoint.
+      on_step: optional `on_step(global_step, loss)` called after every update, `loss` the mean over the
+        replicas and accumulated batches of that update.
 
     Returns:
       dict with `global_step` and `loss` (the mean loss since the last log line; None if no step ran).
@@ -789,13 +802,13 @@ class Runner(object):
         step = int(session.run(read_step))
         graph.finalize()
         return self._train_loop(session, saver, summaries, max_steps, step, train_op, loss, scalars, step_after,
-                                all_finite)
+                                all_finite, on_step)
       finally:
         summaries.close()
         session.close()
 
   def _train_loop(self, session, saver, summaries, max_steps, step, train_op, loss, scalars, step_after,
-                  all_finite):
+                  all_finite, on_step):
     config = self.config
     dist = self.distribution
     accumulation = config.num_accumulation_steps
@@ -808,6 +821,7 @@ class Runner(object):
     window = _Window()
     last_loss = None
     runs_since_update = 0
+    update_losses = []
 
     def save(at_step):
       if not session.run(all_finite):
@@ -833,6 +847,7 @@ class Runner(object):
               "the loss became %s at global step %d; stopping without saving it (the last checkpoint in %s is "
               "from step %d)" % (value, step + 1, config.output_dir, state["last_saved"]))
         window.add_batch(value, self.train_batch_size)
+        update_losses.append(value)
         new_step = int(out["step"])
         if new_step == step:
           # Accumulating, or an update skipped by fp16 loss scaling.
@@ -841,6 +856,10 @@ class Runner(object):
             raise RuntimeError("the train_op did not advance the global step in %d runs" % runs_since_update)
           continue
         runs_since_update = 0
+        if on_step is not None:
+          last = update_losses[-accumulation:]
+          on_step(new_step, sum(last) / len(last))
+        update_losses = []
         window.steps += new_step - step
         bar.update(new_step - step)
         step = new_step
