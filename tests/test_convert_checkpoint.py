@@ -321,6 +321,7 @@ def test_strip_drops_optimizer_state_and_loads_as_init_checkpoint(checkpoints, t
   assert sorted(report.skipped) == extras
   stripped = os.path.join(out, "model.ckpt-100")
   ratio = _checkpoint_bytes(stripped) / float(_checkpoint_bytes(prefix))
+  print("stripped checkpoint: %.1f%% of the original" % (100 * ratio))
   assert ratio <= 0.36, ratio
   assert sorted(_read_checkpoint(stripped)) == sorted(values)
   assert sorted(os.listdir(out)) == ["SHA256SUMS", "bert_config.json", "checkpoint", "model.ckpt-100.data-00000-of-00001",
@@ -424,6 +425,7 @@ def minilm_tf(minilm_dir, tmp_path_factory):
   report = convert_checkpoint.hf_to_tf(minilm_dir, out)
   assert report.skipped == ["embeddings.position_ids"]      # a buffer, not a weight
   assert len(report.converted) == 5 + 16 * 6 + 2
+  assert "bert/pooler/dense/kernel" in report.converted      # MiniLM ships its pooler: pooled outputs are real
   return out
 
 
@@ -676,3 +678,59 @@ def test_bf16_and_sharded_safetensors(tmp_path):
   assert sorted(again) == sorted(restored)
   for name in again:
     np.testing.assert_array_equal(again[name], restored[name])
+
+
+@pytest.mark.parametrize("task", ["pretraining", "ner", "re", "qa"])
+def test_transformers_saved_folder_converts_to_tf(tmp_path, task):
+  """A folder written by transformers' save_pretrained -> TF1 -> the runners' head math gives transformers' logits."""
+  transformers = pytest.importorskip("transformers")
+  torch = pytest.importorskip("torch")
+  cls = {"pretraining": transformers.BertForPreTraining, "ner": transformers.BertForTokenClassification,
+         "re": transformers.BertForSequenceClassification, "qa": transformers.BertForQuestionAnswering}[task]
+  num_labels = {"ner": 7, "re": len(RE_LABELS)}.get(task, 2)
+  hf_config = transformers.BertConfig(num_labels=num_labels, layer_norm_eps=1e-12,
+                                      **{k: v for k, v in TINY.items() if k != "initializer_range"})
+  torch.manual_seed(0)
+  model = cls(hf_config).eval()
+  with torch.no_grad():
+    for param in model.parameters():                    # non-trivial biases and LayerNorm parameters too
+      param.copy_(torch.randn_like(param) * 0.3)
+  hf_dir = str(tmp_path / "hf")
+  model.save_pretrained(hf_dir)
+  with open(os.path.join(hf_dir, "vocab.txt"), "w") as f:
+    f.write("".join(t + "\n" for t in VOCAB))
+  tf_dir = str(tmp_path / "tf")
+  report = convert_checkpoint.hf_to_tf(hf_dir, tf_dir)
+  assert report.task == task and report.skipped == []
+  ids, mask, segments, positions = _inputs()
+  with torch.no_grad():
+    out = model(input_ids=torch.tensor(ids).long(), attention_mask=torch.tensor(mask).long(),
+                token_type_ids=torch.tensor(segments).long())
+
+  prefix = os.path.join(tf_dir, "bert_model.ckpt")
+  config = modeling.BertConfig.from_json_file(os.path.join(tf_dir, "bert_config.json"))
+  with tf.Graph().as_default():
+    bert = modeling.BertModel(config, False, tf.constant(ids), tf.constant(mask), tf.constant(segments),
+                              use_one_hot_embeddings=False)
+    outputs = _build_heads(task, bert, config, tf.constant(positions))
+    tvars = tf.compat.v1.global_variables()
+    assignment_map, _ = modeling.get_assignment_map_from_checkpoint(tvars, prefix)
+    unloaded = sorted(v.op.name for v in tvars if v.op.name not in assignment_map)
+    # Token classification and QA models have no pooler in transformers; TF builds one that they do not use.
+    assert unloaded == ([] if task in ("pretraining", "re") else ["bert/pooler/dense/bias", "bert/pooler/dense/kernel"])
+    tf.compat.v1.train.init_from_checkpoint(prefix, assignment_map)
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      tf_out = sess.run(outputs)
+  real = mask.astype(bool)
+  if task == "pretraining":
+    mlm = out.prediction_logits.numpy()[np.arange(BATCH)[:, None], positions]
+    np.testing.assert_allclose(tf_out["mlm"], mlm, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tf_out["nsp"], out.seq_relationship_logits.numpy(), atol=1e-5, rtol=0)
+  elif task == "ner":
+    np.testing.assert_allclose(tf_out["logits"][real], out.logits.numpy()[real], atol=1e-5, rtol=0)
+  elif task == "re":
+    np.testing.assert_allclose(tf_out["logits"], out.logits.numpy(), atol=1e-5, rtol=0)
+  else:
+    np.testing.assert_allclose(tf_out["start"][real], out.start_logits.numpy()[real], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tf_out["end"][real], out.end_logits.numpy()[real], atol=1e-5, rtol=0)
