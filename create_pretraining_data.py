@@ -230,7 +230,7 @@ class _ExampleEncoder(object):
     self.seq = max_seq_length
     self.pred = max_predictions_per_seq
     top = max(vocab_size, max_seq_length, 1 << 14) + 1
-    self.varints = [io.encode_varint(i) for i in range(top)]
+    self.varints = io.VARINTS[:top] if top <= len(io.VARINTS) else [io.encode_varint(i) for i in range(top)]
     self.zeros = [b"\x00" * n for n in range(max(max_seq_length, max_predictions_per_seq) + 1)]
     self.positions_are_bytes = max_seq_length <= 128
     self.ones = [b"\x01" * n for n in range(max_seq_length + 1)]
@@ -804,6 +804,12 @@ def _validate_flags():
   output_files = [f.strip() for f in FLAGS.output_file.split(",")]
   if not all(output_files):
     raise errors.UserError("--output_file=%s: holds an empty file name" % FLAGS.output_file)
+  seen = set()
+  for output_file in output_files:
+    key = output_file if tfrecord_io.is_remote(output_file) else os.path.realpath(output_file)
+    if key in seen:
+      raise errors.UserError("--output_file: %s is given twice" % output_file)
+    seen.add(key)
   return output_files
 
 

@@ -369,12 +369,21 @@ class _BatchCrc(object):
 _batch_crc = None
 
 
+# Records per NumPy pass: large enough to amortise the per-column calls, small enough to stay in cache.
+_CRC_BATCH = 2048
+
+
 def crc32c_many(blobs):
   """CRC-32C of each bytes object in `blobs` (a list), computed together with NumPy."""
   global _batch_crc
   if _batch_crc is None:
     _batch_crc = _BatchCrc()
-  return _batch_crc(blobs)
+  if len(blobs) <= _CRC_BATCH:
+    return _batch_crc(blobs)
+  out = []
+  for start in range(0, len(blobs), _CRC_BATCH):
+    out += _batch_crc(blobs[start:start + _CRC_BATCH])
+  return out
 
 
 _LENGTH_HEADERS = {}

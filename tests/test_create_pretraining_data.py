@@ -485,6 +485,7 @@ def test_missing_input_and_bad_flags(tmp_path, vocab_file):
   _fails(flag_args(str(tmp_path / "missing.txt"), [out], vocab_file), "missing.txt", "no such file")
   _fails(flag_args(SAMPLE_TEXT, [out], vocab_file, ["--max_seq_length=4"]), "--max_seq_length=4")
   _fails(flag_args(SAMPLE_TEXT, [out], vocab_file, ["--dupe_factor=0"]), "--dupe_factor=0")
+  _fails(flag_args(SAMPLE_TEXT, [out, out], vocab_file), "given twice")
   config = write_text(tmp_path / "bert_config.json", json.dumps({"max_position_embeddings": 64, "vocab_size": 500}))
   _fails(flag_args(SAMPLE_TEXT, [out], vocab_file, ["--bert_config_file=%s" % config]),
          "--max_seq_length=128", "max_position_embeddings=64")
