@@ -535,11 +535,10 @@ _STATELESS_TWINS = {
 }
 
 
-def _initializer_closure(graph_ops):
+def _initializer_closure():
   """Ops that variable initializers depend on (their random ops must stay as they are: they run once)."""
-  stack = [op for op in graph_ops if op.type in ("Assign", "AssignVariableOp", "VarHandleOp", "VariableV2")]
-  stack += [v.initializer for v in tf.compat.v1.global_variables() + tf.compat.v1.local_variables()
-            if getattr(v, "initializer", None) is not None]
+  stack = [v.initializer for v in tf.compat.v1.global_variables() + tf.compat.v1.local_variables()
+           if getattr(v, "initializer", None) is not None]
   seen = set()
   while stack:
     op = stack.pop()
@@ -552,18 +551,19 @@ def _initializer_closure(graph_ops):
 
 
 def make_random_ops_step_dependent(new_ops, step, replica_id):
-  """Replaces the stateful random ops in `new_ops` by stateless ones seeded by (op seed, replica, step).
+  """Replaces the stateful random ops in `new_ops` by stateless ones seeded by (graph seed, op, replica, step).
 
   A stateful op (e.g. the random_uniform of `tf.nn.dropout`) draws from a generator that lives in the session
   and restarts with it, so a run resumed from a checkpoint would draw other numbers than an uninterrupted one.
-  The stateless twin computes the same distribution from a seed we choose: here the op's own graph seed pair,
-  the replica's id in the sync group (so replicas and workers draw differently) and `step` (a counter of the
-  batches consumed, fed by the training loop). Consumers are rewired in place; ops feeding variable
-  initializers and ops inside control flow are left alone.
+  The stateless twin computes the same distribution from a seed we choose: the graph seed mixed with the op's
+  rank among the random ops of `new_ops` (not its graph-wide seed attributes, which depend on how many ops were
+  created before the model, e.g. by the input pipeline of a resumed run), the replica's id in the sync group
+  (so replicas and workers draw differently) and `step`, the count of batches trained on. Consumers are rewired
+  in place; ops feeding variable initializers and ops inside control flow are left alone.
 
   Args:
-    new_ops: the ops a model_fn just created.
-    step: int64 scalar tensor, the micro-step counter.
+    new_ops: the ops a model_fn just created, in creation order.
+    step: int64 scalar tensor, the count of batches trained on before this one.
     replica_id: int32 scalar tensor (or int), the replica id in the sync group.
   Returns:
     the number of ops replaced.
@@ -571,7 +571,10 @@ def make_random_ops_step_dependent(new_ops, step, replica_id):
   candidates = [op for op in new_ops if op.type in _STATELESS_TWINS]
   if not candidates:
     return 0
-  keep = _initializer_closure(new_ops)
+  keep = _initializer_closure()
+  graph_seed = candidates[0].graph.seed
+  if graph_seed is None:  # an unseeded run: random streams, as the stateful ops would give
+    graph_seed = int.from_bytes(os.urandom(4), "little")
   replaced = 0
   for op in candidates:
     if op in keep or op._control_flow_context is not None:  # pylint: disable=protected-access
@@ -579,9 +582,9 @@ def make_random_ops_step_dependent(new_ops, step, replica_id):
     consumers = list(op.outputs[0].consumers())
     if not consumers:
       continue
-    key = (op.get_attr("seed") * 1000003 + op.get_attr("seed2")) % (1 << 62)
+    key = (graph_seed * 1000003 + replaced * 7919) % (1 << 62)
     with tf.control_dependencies(None), tf.device(op.device), tf.name_scope(op.name + "_stateless"):
-      seed = tf.stack([tf.constant(key, tf.int64) + tf.cast(replica_id, tf.int64) * 7919,
+      seed = tf.stack([tf.constant(key, tf.int64) + tf.cast(replica_id, tf.int64) * 104729,
                        tf.cast(step, tf.int64)])
       twin = getattr(tf.raw_ops, _STATELESS_TWINS[op.type])
       new = twin(shape=op.inputs[0], seed=seed, dtype=op.get_attr("dtype"))
@@ -765,7 +768,8 @@ class Runner(object):
           if spec.loss is None or spec.train_op is None:
             raise ValueError("model_fn must return a ModelSpec with loss and train_op in TRAIN mode")
           replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
-          make_random_ops_step_dependent(graph.get_operations()[ops_before:], counter, replica_id)
+          replaced = make_random_ops_step_dependent(graph.get_operations()[ops_before:], counter, replica_id)
+          logging.info("Seeded %d random op(s) of the model by the count of batches trained on.", replaced)
           scalars = {k: tf.cast(v, tf.float32) for k, v in (spec.scalars or {}).items()}
           return spec.train_op, tf.cast(spec.loss, tf.float32), scalars
 
