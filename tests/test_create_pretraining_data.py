@@ -477,6 +477,11 @@ def test_vocab_without_mask_token_is_an_error(tmp_path):
   out = tmp_path / "out.tfrecord"
   _fails(flag_args(SAMPLE_TEXT, [out], vocab), str(tmp_path / "novocab.txt"), "[MASK]")
   assert not os.path.exists(out)
+  # Without [UNK], a word the vocabulary cannot spell is an error naming both files (the original: KeyError).
+  vocab = write_text(tmp_path / "nounk.txt", "[PAD]\n[CLS]\n[SEP]\n[MASK]\nthe\n.\n")
+  text = write_text(tmp_path / "text.txt", "the the.\nthe.\n\nthe zebra.\nthe.\n")
+  _fails(flag_args(text, [out], vocab), str(tmp_path / "nounk.txt"), "[UNK]", "text.txt")
+  assert not os.path.exists(out)
 
 
 def test_missing_input_and_bad_flags(tmp_path, vocab_file):
