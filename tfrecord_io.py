@@ -432,6 +432,10 @@ class RecordWriter(object):
 
   `write(payload)` takes a serialized record; records are framed in batches of `batch_size`. `abort()` (also
   called when the `with` block raises) removes the temporary file and leaves any existing `path` untouched.
+  Missing parent folders of a local `path` are created.
+
+  Raises:
+    errors.UserError: `path` is a folder, or the temporary file cannot be created (named).
   """
 
   def __init__(self, path, batch_size=2048):
