@@ -949,10 +949,11 @@ class Runner(object):
         results["global_step"] = session.run(global_step)
     logging.info("Evaluation of %d batch(es) at global step %d: %s", done, results["global_step"],
                  ", ".join("%s = %s" % (k, results[k]) for k in sorted(results)))
-    summaries = _Summaries(os.path.join(self.config.output_dir, "eval" + ("_" + name if name else "")), True)
-    summaries.scalars(int(results["global_step"]),
-                      {k: v for k, v in results.items() if k != "global_step" and np.ndim(v) == 0})
-    summaries.close()
+    with graph.as_default():  # FileWriter refuses to work in eager mode
+      summaries = _Summaries(os.path.join(self.config.output_dir, "eval" + ("_" + name if name else "")), True)
+      summaries.scalars(int(results["global_step"]),
+                        {k: v for k, v in results.items() if k != "global_step" and np.ndim(v) == 0})
+      summaries.close()
     return results
 
   def predict(self, input_fn, init_checkpoint=None, checkpoint_path=None):
