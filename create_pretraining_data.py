@@ -188,14 +188,22 @@ def _inlined_draws_ok():
 
 
 class VocabInfo(object):
-  """What instance building needs from the vocabulary, as ids.
+  """What instance building needs from the vocabulary.
+
+  Instances are built on tokens represented by the protobuf varint encoding of their id (a small bytes object,
+  one shared object per id): the algorithm only moves and compares tokens, and an instance's `input_ids` /
+  `masked_lm_ids` payloads are then plain concatenations.
 
   Attributes:
     cls_id, sep_id, mask_id: ids of [CLS], [SEP], [MASK].
     vocab_word_ids: the id of each entry of `list(vocab.keys())` (the original's `vocab_words`, from which random
       replacement tokens are drawn: every entry, specials included).
-    is_continuation: per id, True if the token starts with "##" (whole-word masking groups those with the
-      preceding piece).
+    size: 1 + the largest id.
+    token_bytes: id -> varint bytes of the id (the token representation of the builder).
+    cls, sep, mask: token_bytes of [CLS], [SEP], [MASK].
+    vocab_words: token_bytes of each `vocab_word_ids` entry.
+    is_continuation: token bytes -> True if the token starts with "##" (whole-word masking groups those with the
+      preceding piece), for every id.
     inv_vocab: id -> token (for logging).
   """
 
@@ -210,12 +218,23 @@ class VocabInfo(object):
     self.mask_id = vocab["[MASK]"]
     self.vocab_word_ids = [vocab[token] for token in vocab.keys()]
     self.size = max(vocab.values()) + 1
-    self.is_continuation = [False] * self.size
+    varints = tfrecord_io.VARINTS
+    self.token_bytes = (varints[:self.size] if self.size <= len(varints)
+                        else [tfrecord_io.encode_varint(i) for i in range(self.size)])
+    self.cls = self.token_bytes[self.cls_id]
+    self.sep = self.token_bytes[self.sep_id]
+    self.mask = self.token_bytes[self.mask_id]
+    self.vocab_words = [self.token_bytes[i] for i in self.vocab_word_ids]
+    self.is_continuation = dict.fromkeys(self.token_bytes, False)
     self.inv_vocab = {}
     for token, index in vocab.items():
       self.inv_vocab[index] = token
       if token.startswith("##"):
-        self.is_continuation[index] = True
+        self.is_continuation[self.token_bytes[index]] = True
+
+  def to_tokens(self, ids):
+    """Token ids -> the builder's token representation (varint bytes)."""
+    return list(map(self.token_bytes.__getitem__, ids))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,24 +283,19 @@ class _ExampleEncoder(object):
     # Example = field 1 (Features) = concatenated entries: b"\x0a" + varint(len) + entries.
     self.outer = [b"\x0a" + io.encode_varint(n) for n in range(1 << 14)]
 
-  def encode(self, input_ids, len_a, len_b, positions, label_ids, is_random_next):
-    """Serialised Example of one instance (the argument lists are unpadded; input_ids has >= 5 entries)."""
-    varints = self.varints
+  def encode(self, input_tokens, len_a, len_b, positions, label_tokens, is_random_next):
+    """Serialised Example of one instance; tokens are varint bytes, the argument lists unpadded."""
     zeros = self.zeros
-    n = len(input_ids)
+    n = len(input_tokens)
     pad = self.seq - n
-    # itemgetter fetches all the varints in one C call (faster than a comprehension).
-    ids_packed = b"".join(itemgetter(*input_ids)(varints)) + zeros[pad]
+    ids_packed = b"".join(input_tokens) + zeros[pad]
     count = len(positions)
     pred_pad = self.pred - count
-    if count > 1:
-      lm_ids_packed = b"".join(itemgetter(*label_ids)(varints)) + zeros[pred_pad]
-    else:
-      lm_ids_packed = b"".join([varints[i] for i in label_ids]) + zeros[pred_pad]
+    lm_ids_packed = b"".join(label_tokens) + zeros[pred_pad]
     if self.positions_are_bytes:
       lm_positions_packed = bytes(positions) + zeros[pred_pad]  # positions < 128: one-byte varints
     else:
-      lm_positions_packed = b"".join([varints[i] for i in positions]) + zeros[pred_pad]
+      lm_positions_packed = b"".join([self.varints[i] for i in positions]) + zeros[pred_pad]
     body = b"".join((
         self.ids_prefix[len(ids_packed)], ids_packed,
         self.mask_entries[n],
@@ -328,12 +342,18 @@ class InstanceBuilder(object):
       self.prefix_shuffle_steps.append((steps[:max(0, c - keep)], steps[max(0, c - keep):]))
     self.fast = _inlined_draws_ok()
 
+  def prepare_documents(self, all_documents):
+    """Converts documents of token ids, in place (the outer list), to the builder's token representation."""
+    to_tokens = self.vocab_info.to_tokens
+    for index, document in enumerate(all_documents):
+      all_documents[index] = [to_tokens(segment) for segment in document]
+
   def add_document_instances(self, all_documents, document_index, out):
     """Appends to `out` the serialised instances of one document (the original's create_instances_from_document).
 
     Args:
       all_documents: list of documents; a document is a list of segments (sentences), a segment a non-empty
-        list of token ids.
+        list of tokens in the builder's representation (`prepare_documents`).
       document_index: the document to cut into instances.
       out: list the records (bytes) are appended to.
 
@@ -438,12 +458,12 @@ class InstanceBuilder(object):
     info = self.vocab_info
     rng = self.rng
     len_a, len_b = len(tokens_a), len(tokens_b)
-    input_ids = [info.cls_id]
-    input_ids += tokens_a
-    input_ids.append(info.sep_id)
-    input_ids += tokens_b
-    input_ids.append(info.sep_id)
-    n = len(input_ids)
+    tokens = [info.cls]
+    tokens += tokens_a
+    tokens.append(info.sep)
+    tokens += tokens_b
+    tokens.append(info.sep)
+    n = len(tokens)
     num_to_predict = self.num_to_predict[n]
 
     # Candidates: every position but [CLS] and the two [SEP]s (text never tokenizes to "[CLS]"/"[SEP]": "[" and
@@ -455,7 +475,7 @@ class InstanceBuilder(object):
       # Whole words: a "##" piece joins the group before it -- also across the [SEP] between A and B, as in the
       # original; the first candidate always starts a group. Group g is candidates[starts[g]:starts[g + 1]]; the
       # group numbers are what gets shuffled.
-      continuation = itemgetter(*input_ids)(self.vocab_info.is_continuation)
+      continuation = itemgetter(*tokens)(self.vocab_info.is_continuation)
       starts = [index for index, position in enumerate(candidates) if not continuation[position]]
       if not starts or starts[0] != 0:
         starts.insert(0, 0)
@@ -503,19 +523,19 @@ class InstanceBuilder(object):
       chosen = order[:num_to_predict]
 
     positions = sorted(chosen)
-    label_ids = [input_ids[p] for p in positions]
+    label_tokens = [tokens[p] for p in positions]
     random = rng.random
-    mask_id = info.mask_id
-    vocab_word_ids = info.vocab_word_ids
-    num_words = len(vocab_word_ids)
+    mask = info.mask
+    vocab_words = info.vocab_words
+    num_words = len(vocab_words)
     for position in chosen:
       if random() < 0.8:  # 80%: [MASK]
-        input_ids[position] = mask_id
+        tokens[position] = mask
       elif random() < 0.5:  # 10%: keep the original token
         pass
       else:  # 10%: any vocabulary entry (specials included)
-        input_ids[position] = vocab_word_ids[randbelow(num_words)]
-    return self.encoder.encode(input_ids, len_a, len_b, positions, label_ids, is_random_next)
+        tokens[position] = vocab_words[randbelow(num_words)]
+    return self.encoder.encode(tokens, len_a, len_b, positions, label_tokens, is_random_next)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -673,9 +693,11 @@ def _check_documents(all_documents, where, allow_single_document):
 def create_training_records(all_documents, builder, dupe_factor, rng, show_progress=True):
   """The original's create_training_instances after reading: returns the shuffled list of serialised records.
 
-  `all_documents` must already be free of empty documents. Consumes `rng`: shuffle(documents), the instances of
-  every document `dupe_factor` times, shuffle(instances).
+  `all_documents` (documents of token ids, free of empty documents) is converted in place to the builder's token
+  representation and shuffled. Consumes `rng`: shuffle(documents), the instances of every document `dupe_factor`
+  times, shuffle(instances).
   """
+  builder.prepare_documents(all_documents)
   rng.shuffle(all_documents)
   records = []
   bar = _progress_bar(dupe_factor * len(all_documents), "instances", "doc") if show_progress else None
