@@ -770,8 +770,8 @@ def process_file(file_index, input_file):
   """Per-file stream: the original's algorithm on one input file, with its own seeded generator.
 
   Returns:
-    (file_index, list of serialised records in output order, number of documents). A file with no text gives
-    no records (and 0 documents).
+    (file_index, list of framed records in output order (`tfrecord_io.frame_each`: the CRCs are computed here, in
+    the worker), number of documents). A file with no text gives no records (and 0 documents).
   """
   tokenizer = _worker["tokenizer"]
   all_documents = remove_empty_documents(read_documents([input_file], tokenizer, vocab_file=_worker["vocab_file"]))
@@ -781,7 +781,7 @@ def process_file(file_index, input_file):
   rng = random.Random(_file_seed(_worker["random_seed"], file_index))
   builder = InstanceBuilder(_worker["config"], _worker["vocab_info"], rng)
   records = create_training_records(all_documents, builder, _worker["dupe_factor"], rng, show_progress=False)
-  return file_index, records, len(all_documents)
+  return file_index, tfrecord_io.frame_each(records), len(all_documents)
 
 
 def _process_file_star(args):
@@ -804,9 +804,9 @@ def _run_per_file(input_files, output_files, inv_vocab, num_workers, init_args):
           logging.warning("input file %s: no text; skipped", input_files[file_index])
         documents += num_documents
         while logged < _NUM_LOGGED_INSTANCES and logged < len(records):
-          _log_instance(records[logged], inv_vocab)
+          _log_instance(tfrecord_io.unframe(records[logged]), inv_vocab)
           logged += 1
-        writer.write_many(records)
+        writer.write_framed_many(records)
         total += len(records)
         if bar is not None:
           bar.update(1)

@@ -414,6 +414,19 @@ def frame_records(payloads):
   return b"".join(parts)
 
 
+def frame_each(payloads):
+  """Returns one framed record (bytes: header, payload, CRC) per payload; `unframe` gives the payload back."""
+  crcs = crc32c_many(payloads)
+  pack = struct.Struct("<I").pack
+  return [b"".join((_length_header(len(payload)), payload, pack(mask_crc(crc))))
+          for payload, crc in zip(payloads, crcs)]
+
+
+def unframe(framed):
+  """The payload of one framed record from `frame_each` (not checked)."""
+  return framed[12:-4]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Files.
 
@@ -568,6 +581,16 @@ class RoundRobinWriter(object):
       if share:
         self.writers[k].write_framed(frame_records(share), len(share))
     self._next = (start + len(payloads)) % n
+
+  def write_framed_many(self, framed):
+    """Writes records already framed one by one (`frame_each`), continuing the round-robin."""
+    n = len(self.writers)
+    start = self._next
+    for k in range(n):
+      share = framed[(k - start) % n::n]
+      if share:
+        self.writers[k].write_framed(b"".join(share), len(share))
+    self._next = (start + len(framed)) % n
 
   def close(self):
     try:

@@ -653,3 +653,21 @@ def test_inlined_draws_give_the_records_of_random_module_methods(whole_word, tmp
     results.append(rng.getstate())
   assert results[0] == results[2] and len(results[0]) > 100
   assert results[1] == results[3]
+
+
+def test_framed_records_written_round_robin_equal_tensorflow_files(tmp_path):
+  payloads = [b"payload %d" % i * (i % 7) for i in range(23)]
+  paths = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord"), str(tmp_path / "c.tfrecord")]
+  framed = tfrecord_io.frame_each(payloads)
+  assert [tfrecord_io.unframe(f) for f in framed] == payloads
+  with tfrecord_io.RoundRobinWriter(paths) as writer:
+    writer.write(payloads[0])
+    writer.write_framed_many(framed[1:10])
+    writer.write_many(payloads[10:])
+  for k, path in enumerate(paths):
+    reference = str(tmp_path / ("tf%d.tfrecord" % k))
+    with tf.io.TFRecordWriter(reference) as tf_writer:
+      for p in payloads[k::3]:
+        tf_writer.write(p)
+    with open(path, "rb") as a, open(reference, "rb") as b:
+      assert a.read() == b.read()
