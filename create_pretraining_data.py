@@ -76,58 +76,57 @@ import errors
 import tfrecord_io
 import tokenization
 
-flags.DEFINE_string("input_file", None,
-                    "Input raw text file (or comma-separated list of files; glob patterns allowed).")
-
-flags.DEFINE_string("output_file", None,
-                    "Output TF example file (or comma-separated list of files).")
-
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.")
-
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.")
-
-flags.DEFINE_bool(
-    "do_whole_word_mask", False,
-    "Whether to use whole word masking rather than per-WordPiece masking.")
-
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-
-flags.DEFINE_integer("max_predictions_per_seq", 20,
-                     "Maximum number of masked LM predictions per sequence.")
-
-flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
-
-flags.DEFINE_integer(
-    "dupe_factor", 10,
-    "Number of times to duplicate the input data (with different masks).")
-
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-
-flags.DEFINE_float(
-    "short_seq_prob", 0.1,
-    "Probability of creating sequences which are shorter than the "
-    "maximum length.")
-
-flags.DEFINE_integer(
-    "num_workers", 1,
-    "1: the original's single stream over all input files (all documents in memory). N > 1: process each input "
-    "file on its own, N files in parallel, with per-file seeds (a different but reproducible stream, independent "
-    "of N; memory bounded by the largest input file).")
-
-flags.DEFINE_bool(
-    "allow_single_document", False,
-    "Proceed when the input holds a single document (no blank line between documents). Its next-sentence "
-    "negatives would then come from the same document, so this is an error by default.")
-
-flags.DEFINE_string(
-    "bert_config_file", None,
-    "Optional BERT config JSON: checks max_seq_length <= max_position_embeddings and the vocabulary size.")
-
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+  """Defines the script's flags: the original's (names, defaults) and the additions.
+
+  Called from `__main__` only, so importing this module (tests, other tools, worker processes) defines no
+  flags.
+  """
+  fv = flag_values
+  flags.DEFINE_string("input_file", None,
+                      "Input raw text file (or comma-separated list of files; glob patterns allowed).",
+                      flag_values=fv)
+  flags.DEFINE_string("output_file", None,
+                      "Output TF example file (or comma-separated list of files).", flag_values=fv)
+  flags.DEFINE_string("vocab_file", None,
+                      "The vocabulary file that the BERT model was trained on.", flag_values=fv)
+  flags.DEFINE_bool(
+      "do_lower_case", True,
+      "Whether to lower case the input text. Should be True for uncased "
+      "models and False for cased models.", flag_values=fv)
+  flags.DEFINE_bool(
+      "do_whole_word_mask", False,
+      "Whether to use whole word masking rather than per-WordPiece masking.", flag_values=fv)
+  flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.", flag_values=fv)
+  flags.DEFINE_integer("max_predictions_per_seq", 20,
+                       "Maximum number of masked LM predictions per sequence.", flag_values=fv)
+  flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.", flag_values=fv)
+  flags.DEFINE_integer(
+      "dupe_factor", 10,
+      "Number of times to duplicate the input data (with different masks).", flag_values=fv)
+  flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.", flag_values=fv)
+  flags.DEFINE_float(
+      "short_seq_prob", 0.1,
+      "Probability of creating sequences which are shorter than the "
+      "maximum length.", flag_values=fv)
+  # Additions.
+  flags.DEFINE_integer(
+      "num_workers", 1,
+      "1: the original's single stream over all input files (all documents in memory). N > 1: process each input "
+      "file on its own, N files in parallel, with per-file seeds (a different but reproducible stream, independent "
+      "of N; memory bounded by a few input files).", flag_values=fv)
+  flags.DEFINE_bool(
+      "allow_single_document", False,
+      "Proceed when the input holds a single document (no blank line between documents). Its next-sentence "
+      "negatives would then come from the same document, so this is an error by default.", flag_values=fv)
+  flags.DEFINE_string(
+      "bert_config_file", None,
+      "Optional BERT config JSON: checks max_seq_length <= max_position_embeddings and the vocabulary size.",
+      flag_values=fv)
+
 
 _NUM_LOGGED_INSTANCES = 20
 
@@ -903,6 +902,7 @@ def main(_):
 
 
 if __name__ == "__main__":
+  define_flags()
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
   flags.mark_flag_as_required("vocab_file")
