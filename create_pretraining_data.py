@@ -328,7 +328,7 @@ class _ExampleEncoder(object):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Instance building: the original's create_instances_from_document / truncate_seq_pair /
-# create_masked_lm_predictions, on ids, serialising each instance as it is made.
+# create_masked_lm_predictions, on tokens held as varint bytes, serialising each instance as it is made.
 
 
 class InstanceBuilder(object):
