@@ -441,23 +441,25 @@ class InstanceBuilder(object):
           for j in range(a_end, chunk_size):
             tokens_b += current_chunk[j]
 
-        # truncate_seq_pair: drop a token from the longer side (B on ties), from the front or back at random.
+        # truncate_seq_pair: drop a token from the longer side (B on ties), from the front (random() < 0.5) or
+        # the back. Which side loses each token depends on the lengths only: the longer side until the two are
+        # level (A) or A is one longer (B), then B, A, B, ... (A level) or A, B, A, ... (B one shorter). So draw
+        # one number per dropped token, in order, and count fronts per side.
         len_a, len_b = len(tokens_a), len(tokens_b)
-        if len_a + len_b > max_num_tokens:
-          front_a = back_a = front_b = back_b = 0
-          while len_a + len_b > max_num_tokens:
-            if len_a > len_b:
-              if random() < 0.5:
-                front_a += 1
-              else:
-                back_a += 1
-              len_a -= 1
-            else:
-              if random() < 0.5:
-                front_b += 1
-              else:
-                back_b += 1
-              len_b -= 1
+        excess = len_a + len_b - max_num_tokens
+        if excess > 0:
+          fronts = [random() < 0.5 for _ in range(excess)]
+          if len_a > len_b:
+            lead = min(excess, len_a - len_b)  # A's first drops; then B, A, B, ...
+            a_drops = fronts[:lead] + fronts[lead + 1::2]
+            b_drops = fronts[lead::2]
+          else:
+            lead = min(excess, len_b - len_a + 1)  # B's first drops; then A, B, A, ...
+            b_drops = fronts[:lead] + fronts[lead + 1::2]
+            a_drops = fronts[lead::2]
+          front_a, front_b = sum(a_drops), sum(b_drops)
+          len_a -= len(a_drops)
+          len_b -= len(b_drops)
           tokens_a = tokens_a[front_a:front_a + len_a]
           tokens_b = tokens_b[front_b:front_b + len_b]
         assert len_a >= 1 and len_b >= 1
