@@ -714,7 +714,7 @@ class Runner(object):
 
     Args:
       input_fn: `input_fn(params) -> tf.data.Dataset` of global batches.
-      max_steps: the global step (optimizer updates) to stop at.
+      max_steps: the global step (optimizer updates) to stop at; None: until the input ends.
       init_checkpoint: warm start from it when output_dir holds no checkpoint.
       on_step: optional `on_step(global_step, loss)` called after every update, `loss` the mean over the
         replicas and accumulated batches of that update.
@@ -734,7 +734,7 @@ class Runner(object):
     if restore_path:
       reader = tf.train.load_checkpoint(restore_path)
       start_step = int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else 0
-      if start_step >= max_steps:
+      if max_steps is not None and start_step >= max_steps:
         logging.info("Skipping training: the checkpoint %s is at global step %d >= max_steps %d.",
                      restore_path, start_step, max_steps)
         return {"global_step": start_step, "loss": None}
@@ -817,8 +817,9 @@ class Runner(object):
     dist = self.distribution
     accumulation = config.num_accumulation_steps
     checkpoint_prefix = os.path.join(config.output_dir, "model.ckpt")
-    logging.info("Training from global step %d to %d (%d replica(s), batch %d, %d batch(es) per update).",
-                 step, max_steps, dist.num_replicas, self.train_batch_size, accumulation)
+    logging.info("Training from global step %d to %s (%d replica(s), batch %d, %d batch(es) per update).",
+                 step, max_steps if max_steps is not None else "the end of the input", dist.num_replicas,
+                 self.train_batch_size, accumulation)
     fetches = {"train_op": train_op, "loss": loss, "step": step_after, "scalars": scalars}
     bar = _progress(max_steps, step, config.progress_bar, "train")
     state = {"last_saved": step}
@@ -839,7 +840,7 @@ class Runner(object):
       state["last_saved"] = at_step
 
     try:
-      while step < max_steps:
+      while max_steps is None or step < max_steps:
         try:
           out = session.run(fetches)
         except tf.errors.OutOfRangeError:
@@ -868,7 +869,7 @@ class Runner(object):
         bar.update(new_step - step)
         step = new_step
         bar.set_postfix_str("loss=%.4g" % value, refresh=False)
-        if step % config.save_summary_steps == 0 or step >= max_steps:
+        if step % config.save_summary_steps == 0 or (max_steps is not None and step >= max_steps):
           values = window.values()
           values.update({k: float(v) for k, v in out["scalars"].items() if k != "applied"})
           last_loss = values["loss"]

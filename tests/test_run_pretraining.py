@@ -261,3 +261,28 @@ def test_nan_loss_stops_naming_the_step_without_a_nan_checkpoint(tmp_path):
   if latest:
     for name, value in read_checkpoint(latest).items():
       assert np.all(np.isfinite(value)), name
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The runtime's options reach the model and the optimizer.
+
+
+def test_precision_optimizer_and_accumulation_options_reach_the_graph(tmp_path):
+  records = write_records(str(tmp_path / "r.tfrecord"), 32, seed=0, full=False)
+  config = modeling.BertConfig.from_dict(TINY_CONFIG)
+  input_fn = run_pretraining.input_fn_builder([records], SEQ, PREDS, True)
+  model_fn = run_pretraining.model_fn_builder(config, 1e-3, 10, 2)
+  for precision, optimizer, accumulation in (("fp16", "lamb", 2), ("bf16", "adamw", 1)):
+    out = str(tmp_path / precision)
+    run_config = runtime.RunConfig(out, precision=precision, optimizer=optimizer,
+                                   num_accumulation_steps=accumulation)
+    result = runtime.Runner(model_fn, run_config, train_batch_size=4).train(input_fn, max_steps=3)
+    assert result["global_step"] == 3 and np.isfinite(result["loss"])
+    names = set(read_checkpoint(tf.train.latest_checkpoint(out)))
+    slot = "bert/encoder/layer_0/output/dense/kernel/%s_m" % ("lamb" if optimizer == "lamb" else "adam")
+    assert slot in names
+    assert ("loss_scale" in names) == (precision == "fp16")
+    assert ("bert/encoder/layer_0/output/dense/kernel/grad_accum" in names) == (accumulation > 1)
+    # Variables stay float32 whatever the compute precision.
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(out))
+    assert reader.get_variable_to_dtype_map()["bert/embeddings/word_embeddings"] == tf.float32

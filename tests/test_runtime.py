@@ -145,6 +145,8 @@ def test_training_stops_when_the_input_ends(tmp_path):
   result = runner.train(lambda params: input_fn(params, repeat=False), max_steps=50)
   assert result["global_step"] == 5  # 10 examples, batch 2
   assert checkpoint_steps(tmp_path) == [5]
+  # max_steps=None: one more pass over the input.
+  assert runner.train(lambda params: input_fn(params, repeat=False), max_steps=None)["global_step"] == 10
 
 
 def test_evaluate_loss_is_the_mean_of_batch_losses_and_predict_keeps_order(tmp_path):
