@@ -145,8 +145,11 @@ def test_training_stops_when_the_input_ends(tmp_path):
   result = runner.train(lambda params: input_fn(params, repeat=False), max_steps=50)
   assert result["global_step"] == 5  # 10 examples, batch 2
   assert checkpoint_steps(tmp_path) == [5]
-  # max_steps=None: one more pass over the input.
-  assert runner.train(lambda params: input_fn(params, repeat=False), max_steps=None)["global_step"] == 10
+  # Rerun: the 5 batches consumed are skipped, nothing is left of this input.
+  assert runner.train(lambda params: input_fn(params, repeat=False), max_steps=50)["global_step"] == 5
+  # max_steps=None: until the input ends.
+  fresh = make_runner(tmp_path / "none")
+  assert fresh.train(lambda params: input_fn(params, repeat=False), max_steps=None)["global_step"] == 5
 
 
 def test_evaluate_loss_is_the_mean_of_batch_losses_and_predict_keeps_order(tmp_path):
