@@ -105,6 +105,7 @@ _INPUT_SUFFIXES = (".xml", ".xml.gz", ".nxml", ".nxml.gz", ".tar.gz", ".tgz")
 _BATCH_FILE_MAX_BYTES = 2 << 20
 _BATCH_MAX_FILES = 64
 _BATCH_MAX_BYTES = 16 << 20
+_TASKS_PER_WORKER = 4
 
 
 class InputFileError(Exception):
@@ -805,10 +806,15 @@ def expand_inputs(spec):
   return sorted(files, key=_natural_key), problems
 
 
-def make_tasks(paths, work_dir, keep_title_only):
-  """Groups the inputs (in order) into tasks: each large file or package alone, runs of small files in batches."""
+def make_tasks(paths, work_dir, keep_title_only, num_workers=1):
+  """Groups the inputs (in order) into tasks: each large file or package alone, runs of small files in batches.
+
+  Batches save the per-task overhead on many tiny files (PMC articles), but are kept small enough that there are
+  several tasks per worker, so a handful of small files still spreads over all workers.
+  """
   tasks = []
   batch, batch_bytes = [], 0
+  files_per_batch = max(1, min(_BATCH_MAX_FILES, len(paths) // (_TASKS_PER_WORKER * max(1, num_workers))))
 
   def add(group):
     index = len(tasks)
@@ -817,7 +823,7 @@ def make_tasks(paths, work_dir, keep_title_only):
   for path in paths:
     size = os.path.getsize(path) if os.path.exists(path) else 0
     if not _is_archive(path) and size <= _BATCH_FILE_MAX_BYTES:
-      if batch and (len(batch) >= _BATCH_MAX_FILES or batch_bytes + size > _BATCH_MAX_BYTES):
+      if batch and (len(batch) >= files_per_batch or batch_bytes + size > _BATCH_MAX_BYTES):
         add(batch)
         batch, batch_bytes = [], 0
       batch.append(path)
@@ -917,7 +923,7 @@ def prepare(input_spec, output_dir, output_prefix="corpus", shard_size_mb=32.0, 
   shard_dir = os.path.join(work_dir, "shards")
   os.makedirs(shard_dir)
   try:
-    tasks = make_tasks(paths, work_dir, keep_title_only)
+    tasks = make_tasks(paths, work_dir, keep_title_only, num_workers)
     results = _run_tasks(tasks, num_workers)
     unreadable = [item for r in results for item in r.unreadable]
     if strict and unreadable:
