@@ -914,8 +914,9 @@ def main(argv):
   else:
     report = strip(flags_.init_checkpoint, flags_.output_dir, flags_.bert_config_file, flags_.vocab_file,
                    flags_.checkpoint_name, flags_.overwrite)
-  print("converted %d variables, skipped %d; task=%s architecture=%s; wrote %s" % (
-      len(report.converted), len(report.skipped), report.task, report.architecture, report.output_dir))
+  head = "; task=%s architecture=%s" % (report.task, report.architecture) if report.task else ""
+  print("converted %d variables, skipped %d%s; wrote %s" % (
+      len(report.converted), len(report.skipped), head, report.output_dir))
   return 0
 
 
