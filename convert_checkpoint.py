@@ -199,16 +199,22 @@ def vocab_looks_cased(vocab_file):
   return upper > 0.01 * max(len(tokens), 1)
 
 
+def _read_json_object(path, what):
+  """Reads a JSON file that must hold an object; `what` names it in the one-line error."""
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      value = json.load(f)
+  except ValueError as e:
+    raise errors.UserError("%s: not valid JSON (%s)" % (what, e))
+  if not isinstance(value, dict):
+    raise errors.UserError("%s: expected a JSON object" % what)
+  return value
+
+
 def read_bert_config(path):
   """Reads bert_config.json into a dict and checks the 11 keys are present with sane types."""
   _require_file(path, "bert_config_file")
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      config = json.load(f)
-  except ValueError as e:
-    raise errors.UserError("bert_config_file %s: not valid JSON (%s)" % (path, e))
-  if not isinstance(config, dict):
-    raise errors.UserError("bert_config_file %s: expected a JSON object" % path)
+  config = _read_json_object(path, "bert_config_file %s" % path)
   missing = [k for k in BERT_CONFIG_KEYS if k not in config]
   if missing:
     raise errors.UserError("bert_config_file %s: missing key(s) %s" % (path, ", ".join(missing)))
@@ -544,13 +550,7 @@ def read_hf_config(hf_dir):
   if not os.path.isdir(hf_dir):
     raise errors.UserError("hf_dir %s is not a folder" % hf_dir)
   _require_file(path, "hf_dir config")
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      hf = json.load(f)
-  except ValueError as e:
-    raise errors.UserError("%s: not valid JSON (%s)" % (path, e))
-  if not isinstance(hf, dict):
-    raise errors.UserError("%s: expected a JSON object" % path)
+  hf = _read_json_object(path, path)
   model_type = hf.get("model_type")
   if model_type != "bert":
     raise errors.UserError("%s: model_type is %r, not 'bert'; only BERT models convert to a TF1 BERT checkpoint" % (

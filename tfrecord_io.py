@@ -440,7 +440,21 @@ def _gfile():
   return tf.io.gfile
 
 
-class RecordWriter(object):
+class _CommitOrAbort(object):
+  """Context manager for writers: `close()` (commit) on a clean exit, `abort()` when an exception leaves the block."""
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, exc_type, exc, tb):
+    if exc_type is None:
+      self.close()
+    else:
+      self.abort()
+    return False
+
+
+class RecordWriter(_CommitOrAbort):
   """Writes one TFRecord file atomically: a temporary file beside `path`, renamed over it by `close()`.
 
   `write(payload)` takes a serialized record; records are framed in batches of `batch_size`. `abort()` (also
@@ -533,18 +547,7 @@ class RecordWriter(object):
       elif os.path.exists(self._temp):
         os.remove(self._temp)
 
-  def __enter__(self):
-    return self
-
-  def __exit__(self, exc_type, exc, tb):
-    if exc_type is None:
-      self.close()
-    else:
-      self.abort()
-    return False
-
-
-class RoundRobinWriter(object):
+class RoundRobinWriter(_CommitOrAbort):
   """Writes records round-robin over several TFRecord files: record i goes to file i % len(paths).
 
   All files are committed together by `close()` (after every one has been written completely); on an error
@@ -606,15 +609,6 @@ class RoundRobinWriter(object):
     for writer in self.writers:
       writer.abort()
 
-  def __enter__(self):
-    return self
-
-  def __exit__(self, exc_type, exc, tb):
-    if exc_type is None:
-      self.close()
-    else:
-      self.abort()
-    return False
 
 
 def _open_for_read(path):
