@@ -125,8 +125,10 @@ def define_flags(flag_values=None):
   flags.DEFINE_enum("precision", "fp32", list(PRECISIONS),
                     "Compute precision of the encoder: fp32 (as the original), bf16 (float32 weights, bfloat16 "
                     "matmuls) or fp16 (float32 weights, float16 matmuls, dynamic loss scaling).", flag_values=fv)
-  flags.DEFINE_bool("use_xla", False, "Compile the training graph with XLA (helps on GPUs; not on CPUs).",
-                    flag_values=fv)
+  flags.DEFINE_bool("use_xla", False,
+                    "XLA-compile the training step: on GPUs the whole graph; on CPUs only its element-wise ops, "
+                    "reductions and softmaxes, fused around oneDNN's matrix products (which are faster there "
+                    "than XLA's).", flag_values=fv)
   flags.DEFINE_integer("num_accumulation_steps", 1,
                        "Accumulate gradients over this many batches of train_batch_size before each update: "
                        "the effective batch is train_batch_size * num_accumulation_steps, and num_train_steps "
@@ -216,7 +218,8 @@ class RunConfig(object):
       keep_checkpoint_max: how many recent checkpoints to keep.
       save_summary_steps: TensorBoard scalars and a log line every this many steps.
       precision: "fp32", "bf16" or "fp16" (passed to the model_fn in params).
-      use_xla: compile the graph with XLA (global JIT).
+      use_xla: XLA-compile the training step (the whole graph on GPUs; on CPUs its element-wise ops and
+        reductions, see `mark_for_xla_fusion`).
       num_accumulation_steps: batches per optimizer update (passed to the model_fn in params).
       optimizer: "adamw" or "lamb" (passed to the model_fn in params).
       seed: graph seed and params["seed"]; None for unseeded (nondeterministic) runs.
@@ -341,6 +344,7 @@ class _Distribution(object):
         self.description = "one device (%s)" % (devices[0] if devices else "default placement")
       self.session_config = _base_session_config(config)
       self.is_chief = True
+    self.on_gpus = _uses_gpus(config)
     self.num_replicas = self.strategy.num_replicas_in_sync
 
 
@@ -353,6 +357,12 @@ def _local_devices(config):
     _split_cpu(config.num_cpu_devices)
     return [d.name for d in tf.config.list_logical_devices("CPU")][:config.num_cpu_devices]
   return []
+
+
+def _uses_gpus(config):
+  if config.devices:
+    return any("GPU" in d.upper() for d in config.devices)
+  return bool(tf.config.list_physical_devices("GPU")) and config.num_gpus != 0
 
 
 def _base_session_config(config):
@@ -598,6 +608,41 @@ def make_random_ops_step_dependent(new_ops, step, replica_id):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# XLA fusion on CPUs.
+
+# Op types XLA fuses into single passes over memory on CPUs: element-wise math, reductions, softmaxes and the
+# reshapes between them. Matrix products are left out (oneDNN's are faster than XLA's on CPUs), and so are random
+# ops (XLA draws other numbers) and variable reads and writes.
+_CPU_FUSIBLE_OPS = frozenset([
+    "Abs", "Add", "AddN", "AddV2", "All", "Any", "BiasAdd", "BiasAddGrad", "Cast", "Div", "DivNoNan", "Equal",
+    "Erf", "Exp", "ExpandDims", "Greater", "GreaterEqual", "IsFinite", "L2Loss", "Less", "LessEqual", "Log",
+    "LogSoftmax", "LogicalAnd", "LogicalNot", "LogicalOr", "Max", "Maximum", "Mean", "Min", "Minimum", "Mul",
+    "Neg", "NotEqual", "OnesLike", "Pow", "RealDiv", "Reciprocal", "Reshape", "Rsqrt", "RsqrtGrad", "Select",
+    "SelectV2", "Sigmoid", "SigmoidGrad", "Softmax", "Sqrt", "SqrtGrad", "Square", "SquaredDifference", "Squeeze",
+    "StopGradient", "Sub", "Sum", "Tanh", "TanhGrad", "Tile", "Transpose", "ZerosLike",
+])
+
+
+def mark_for_xla_fusion(ops):
+  """Marks the fusible ops among `ops` for XLA compilation (attribute `_XlaCompile`); returns how many.
+
+  TensorFlow then compiles each connected group of marked ops into one kernel: the chains of small ops around
+  the matrix products (layer norm, GELU, dropout's masking, softmax, the optimizer's update) each become a single
+  pass over memory instead of one pass per op. Used for `--use_xla` on CPUs, where TensorFlow's own
+  auto-clustering would also compile the matrix products, with slower kernels than oneDNN's. Ops feeding variable
+  initializers are left alone (they run once).
+  """
+  keep = _initializer_closure()
+  marked = 0
+  for op in ops:
+    in_control_flow = op._control_flow_context is not None  # pylint: disable=protected-access
+    if op.type in _CPU_FUSIBLE_OPS and op not in keep and not in_control_flow:
+      op._set_attr("_XlaCompile", tf.compat.v1.AttrValue(b=True))  # pylint: disable=protected-access
+      marked += 1
+  return marked
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # The runner.
 
 
@@ -768,8 +813,11 @@ class Runner(object):
           if spec.loss is None or spec.train_op is None:
             raise ValueError("model_fn must return a ModelSpec with loss and train_op in TRAIN mode")
           replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
-          replaced = make_random_ops_step_dependent(graph.get_operations()[ops_before:], counter, replica_id)
+          step_ops = graph.get_operations()[ops_before:]
+          replaced = make_random_ops_step_dependent(step_ops, counter, replica_id)
           logging.info("Seeded %d random op(s) of the model by the count of batches trained on.", replaced)
+          if config.use_xla and not dist.on_gpus:
+            logging.info("XLA: fusing %d element-wise op(s) of the training step.", mark_for_xla_fusion(step_ops))
           scalars = {k: tf.cast(v, tf.float32) for k, v in (spec.scalars or {}).items()}
           return spec.train_op, tf.cast(spec.loss, tf.float32), scalars
 

@@ -3,12 +3,14 @@
 
 Run from the project root:
 
-  python bench/pretraining.py [--steps=4] [--warmup=4] [--parts=tf_fp32,tf_bf16,hf_fp32,hf_bf16]
+  python bench/pretraining.py [--steps=4] [--warmup=4]
+      [--parts=tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,hf_fp32,hf_bf16]
 
 What is measured, each part in its own process, one after the other:
   * tf_fp32 / tf_bf16: run_pretraining.py's model_fn (BERT + gathered masked-LM head + NSP head) and optimizer
     (AdamWeightDecay, clipping, warmup/decay schedule) trained through runtime.Runner, as run_pretraining trains
-    them, with `--precision fp32|bf16`, on a synthetic batch (the same batch every step);
+    them, with `--precision fp32|bf16`, on a synthetic batch (the same batch every step); the `_xla` parts add
+    `--use_xla` (on a CPU: the element-wise ops XLA-fused around oneDNN's matrix products);
   * hf_fp32 / hf_bf16: transformers' BertForPreTraining with the same config and batch (torch CPU; bf16 =
     torch.autocast), forward + backward + clip_grad_norm_(1.0) + torch.optim.AdamW step;
   * a 2048^3 matmul in TensorFlow, float32 and bfloat16, for the machine's attainable GFLOP/s (before and after
@@ -20,8 +22,10 @@ job interferes; the ratios use it) and the median step time.
 
 Reported: seconds per step, the speed ratio HF/ours per precision (target >= 2), and the achieved GFLOP/s as a
 fraction of the matmul's (FLOPs counted from the shapes: 3 x forward matmul FLOPs; ours projects the 8 x 20
-gathered positions onto the vocabulary, HF all 8 x 128). The machine is shared with other jobs: numbers are noisy,
-the ratios less so since both sides run in the same conditions. The last line is machine-readable JSON.
+gathered positions onto the vocabulary, HF all 8 x 128). Also the bound the machine sets: the time our step's
+matrix products alone take at the matmul's rate, and the ratio HF's measured step would give against it. The
+machine is shared with other jobs: numbers are noisy, the ratios less so since both sides run in the same
+conditions. The last line is machine-readable JSON.
 """
 
 from __future__ import absolute_import
@@ -87,7 +91,7 @@ def training_flops(mlm_positions):
 # Parts (each runs in its own process).
 
 
-def part_tf(precision, steps, warmup):
+def part_tf(precision, steps, warmup, use_xla=False):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import modeling  # pylint: disable=g-import-not-at-top
   import run_pretraining  # pylint: disable=g-import-not-at-top
@@ -110,7 +114,7 @@ def part_tf(precision, steps, warmup):
 
   with tempfile.TemporaryDirectory() as out:
     config = runtime.RunConfig(out, save_checkpoints_steps=None, save_summary_steps=1000, precision=precision,
-                               progress_bar=False)
+                               use_xla=use_xla, progress_bar=False)
     runner = runtime.Runner(model_fn, config, train_batch_size=BATCH)
     start = time.time()
     runner.train(input_fn, max_steps=warmup + steps, on_step=on_step)
@@ -207,7 +211,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--steps", type=int, default=4)
   parser.add_argument("--warmup", type=int, default=4)
-  parser.add_argument("--parts", default="tf_fp32,tf_bf16,hf_fp32,hf_bf16")
+  parser.add_argument("--parts", default="tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,hf_fp32,hf_bf16")
   parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--json_out", default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -215,7 +219,8 @@ def main():
   if args.part:  # a child process
     kind, _, precision = args.part.partition("_")
     if kind == "tf":
-      result = part_tf(precision, args.steps, args.warmup)
+      precision, _, xla = precision.partition("_")
+      result = part_tf(precision, args.steps, args.warmup, use_xla=(xla == "xla"))
     elif kind == "hf":
       result = part_hf(precision, args.steps, args.warmup)
     else:
@@ -238,26 +243,37 @@ def main():
   ours_flops, hf_flops = training_flops(BATCH * PREDS), training_flops(BATCH * SEQ)
   summary = {"batch": BATCH, "seq": SEQ, "matmul_gflops": peak}
   for precision in ("fp32", "bf16"):
-    tf_part, hf_part = results.get("tf_" + precision), results.get("hf_" + precision)
-    if tf_part:
-      gflops = ours_flops / tf_part["seconds_per_step"] / 1e9
-      summary["tf_" + precision] = {"s_per_step": tf_part["seconds_per_step"], "gflops": gflops,
-                                    "fraction_of_matmul": gflops / peak[precision]}
-      print("ours %s: %.2f s/step, %.0f GFLOP/s = %.0f%% of the %s matmul" % (
-          precision, tf_part["seconds_per_step"], gflops, 100 * gflops / peak[precision], precision))
+    hf_part = results.get("hf_" + precision)
     if hf_part:
       gflops = hf_flops / hf_part["seconds_per_step"] / 1e9
       summary["hf_" + precision] = {"s_per_step": hf_part["seconds_per_step"], "gflops": gflops,
                                     "fraction_of_matmul": gflops / peak[precision]}
       print("HF   %s: %.2f s/step, %.0f GFLOP/s = %.0f%% of the %s matmul" % (
           precision, hf_part["seconds_per_step"], gflops, 100 * gflops / peak[precision], precision))
-    if tf_part and hf_part:
-      ratio = hf_part["seconds_per_step"] / tf_part["seconds_per_step"]
-      median_ratio = hf_part["median"] / tf_part["median"]
-      summary["speedup_" + precision] = ratio
-      summary["speedup_median_" + precision] = median_ratio
-      print("speed-up %s (HF s/step / ours): %.2fx on the best steps, %.2fx on the medians (target >= 2x)" % (
-          precision, ratio, median_ratio))
+    for name in ("tf_" + precision, "tf_%s_xla" % precision):
+      tf_part = results.get(name)
+      if not tf_part:
+        continue
+      gflops = ours_flops / tf_part["seconds_per_step"] / 1e9
+      summary[name] = {"s_per_step": tf_part["seconds_per_step"], "gflops": gflops,
+                       "fraction_of_matmul": gflops / peak[precision]}
+      label = "ours %s%s" % (precision, " --use_xla" if name.endswith("_xla") else "")
+      print("%s: %.2f s/step, %.0f GFLOP/s = %.0f%% of the %s matmul" % (
+          label, tf_part["seconds_per_step"], gflops, 100 * gflops / peak[precision], precision))
+      if hf_part:
+        ratio = hf_part["seconds_per_step"] / tf_part["seconds_per_step"]
+        median_ratio = hf_part["median"] / tf_part["median"]
+        summary["speedup_" + name[3:]] = ratio
+        summary["speedup_median_" + name[3:]] = median_ratio
+        print("speed-up %s (HF s/step / ours): %.2fx on the best steps, %.2fx on the medians (target >= 2x)" % (
+            label, ratio, median_ratio))
+    if hf_part:
+      # Our step cannot be faster than its matrix products at the matmul's rate: that bounds the ratio.
+      floor = ours_flops / (peak[precision] * 1e9)
+      summary["matmul_bound_" + precision] = {"s_per_step": floor,
+                                              "max_speedup": hf_part["seconds_per_step"] / floor}
+      print("bound %s: our matrix products alone take %.2f s at the matmul's rate -> at most %.2fx HF's step" % (
+          precision, floor, hf_part["seconds_per_step"] / floor))
   print(json.dumps(summary, sort_keys=True))
 
 
