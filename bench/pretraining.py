@@ -4,13 +4,15 @@
 Run from the project root:
 
   python bench/pretraining.py [--steps=4] [--warmup=4]
-      [--parts=tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,hf_fp32,hf_bf16]
+      [--parts=tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,tf_bf16_grads,hf_fp32,hf_bf16]
 
 What is measured, each part in its own process, one after the other:
   * tf_fp32 / tf_bf16: run_pretraining.py's model_fn (BERT + gathered masked-LM head + NSP head) and optimizer
     (AdamWeightDecay, clipping, warmup/decay schedule) trained through runtime.Runner, as run_pretraining trains
     them, with `--precision fp32|bf16`, on a synthetic batch (the same batch every step); the `_xla` parts add
-    `--use_xla` (on a CPU: the element-wise ops XLA-fused around oneDNN's matrix products);
+    `--use_xla` (on a CPU: the element-wise ops XLA-fused around oneDNN's matrix products); the `_grads` parts
+    run the same model_fn's forward and backward passes alone (the gradients summed, no optimizer update), in a
+    plain Session, to show what the update costs;
   * hf_fp32 / hf_bf16: transformers' BertForPreTraining with the same config and batch (torch CPU; bf16 =
     torch.autocast), forward + backward + clip_grad_norm_(1.0) + torch.optim.AdamW step;
   * a 2048^3 matmul in TensorFlow, float32 and bfloat16, for the machine's attainable GFLOP/s (before and after
@@ -122,6 +124,37 @@ def part_tf(precision, steps, warmup, use_xla=False):
   return {"seconds_per_step": min(deltas), "median": statistics.median(deltas), "all": deltas}
 
 
+def part_tf_gradients(precision, steps, warmup):
+  """Forward + backward of the same model_fn without the optimizer update (the gradients are summed)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import modeling  # pylint: disable=g-import-not-at-top
+  import run_pretraining  # pylint: disable=g-import-not-at-top
+  import runtime  # pylint: disable=g-import-not-at-top
+  tf.compat.v1.disable_eager_execution()
+
+  def gradients_only(total_loss, *unused_args):
+    grads = tf.gradients(total_loss, tf.compat.v1.trainable_variables())
+    return tf.add_n([tf.reduce_sum(g) for g in grads if g is not None]), {}
+
+  run_pretraining._create_train_op = gradients_only  # pylint: disable=protected-access
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(1)
+    features = {k: tf.constant(v) for k, v in synthetic_batch().items()}
+    model_fn = run_pretraining.model_fn_builder(modeling.BertConfig.from_dict(CONFIG), 1e-4, 1000, 10)
+    gradient_sum = model_fn(features, runtime.ModeKeys.TRAIN, {"precision": precision}).train_op
+    init = tf.compat.v1.global_variables_initializer()
+  deltas = []
+  with tf.compat.v1.Session(graph=graph) as session:
+    session.run(init)
+    for step in range(warmup + steps):
+      start = time.time()
+      session.run(gradient_sum)
+      if step >= warmup:
+        deltas.append(time.time() - start)
+  return {"seconds_per_step": min(deltas), "median": statistics.median(deltas), "all": deltas}
+
+
 def part_hf(precision, steps, warmup):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
@@ -211,7 +244,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--steps", type=int, default=4)
   parser.add_argument("--warmup", type=int, default=4)
-  parser.add_argument("--parts", default="tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,hf_fp32,hf_bf16")
+  parser.add_argument("--parts", default="tf_fp32,tf_fp32_xla,tf_bf16,tf_bf16_xla,tf_bf16_grads,hf_fp32,hf_bf16")
   parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--json_out", default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -219,8 +252,11 @@ def main():
   if args.part:  # a child process
     kind, _, precision = args.part.partition("_")
     if kind == "tf":
-      precision, _, xla = precision.partition("_")
-      result = part_tf(precision, args.steps, args.warmup, use_xla=(xla == "xla"))
+      precision, _, variant = precision.partition("_")
+      if variant == "grads":
+        result = part_tf_gradients(precision, args.steps, args.warmup)
+      else:
+        result = part_tf(precision, args.steps, args.warmup, use_xla=(variant == "xla"))
     elif kind == "hf":
       result = part_hf(precision, args.steps, args.warmup)
     else:
@@ -267,6 +303,11 @@ def main():
         summary["speedup_median_" + name[3:]] = median_ratio
         print("speed-up %s (HF s/step / ours): %.2fx on the best steps, %.2fx on the medians (target >= 2x)" % (
             label, ratio, median_ratio))
+    grads_part = results.get("tf_%s_grads" % precision)
+    if grads_part:
+      summary["tf_%s_grads" % precision] = {"s_per_step": grads_part["seconds_per_step"]}
+      print("ours %s forward + backward alone (no optimizer update): %.2f s/step" % (
+          precision, grads_part["seconds_per_step"]))
     if hf_part:
       # Our step cannot be faster than its matrix products at the matmul's rate: that bounds the ratio.
       floor = ours_flops / (peak[precision] * 1e9)
