@@ -27,7 +27,9 @@ Three modes (`--mode`, or the first positional argument):
 Only the variables of an explicit allow-list are converted: the BERT encoder for the configured number of layers
 plus the known heads (pre-training MLM/NSP, the NER and RE classifiers at the root scope, the SQuAD/BioASQ span
 head). Everything else (Adam/LAMB slots, BioBERT v1.0's `BERTAdam` slots and `beta*_power`, NVIDIA's `/accum`,
-`/shadow`, loss-scale counters, `global_step`, ...) is printed as `skipped: <name>` and never assigned by shape.
+`/shadow`, loss-scale counters, `global_step`, ...) is never assigned by shape. It is reported in one line grouped
+by kind, e.g. `skipped 93 variables: 92 optimizer slots (adam_m, adam_v), 1 step counter (global_step)`;
+`--verbose` also prints each name as `skipped: <name>`.
 
 Every output is written into a temporary folder beside the target and renamed at the end, so a failure leaves
 nothing half-written behind.
@@ -295,9 +297,59 @@ class _StagedOutput(object):
     return False
 
 
-def _print_skipped(skipped):
+def _skipped_kinds():
+  """(singular, plural, last name parts) of each kind of training state kept beside the model, in print order.
+
+  Our own names are optimization.py's; the others are those of Google's tf.train.AdamOptimizer, BioBERT v1.0
+  (`BERTAdam`), Keras-style slots and NVIDIA's BERT (fp32 `/shadow` copies, `/accum`, loss-scale counters).
+  """
+  import optimization  # pylint: disable=g-import-not-at-top
+  return (
+      ("optimizer slot", "optimizer slots",
+       optimization.ADAMW_SLOT_SUFFIXES + optimization.LAMB_SLOT_SUFFIXES +
+       ("BERTAdam", "BERTAdam_1", "Adam", "Adam_1", "AdamWeightDecayOptimizer", "AdamWeightDecayOptimizer_1",
+        "shadow", "beta1_power", "beta2_power")),
+      ("step counter", "step counters", ("global_step",)),
+      ("loss-scale variable", "loss-scale variables",
+       (optimization.LOSS_SCALE_NAME, optimization.LOSS_SCALE_GOOD_STEPS_NAME, "current_loss_scale", "good_steps",
+        "bad_steps")),
+      ("gradient-accumulation variable", "gradient-accumulation variables",
+       (optimization.ACCUMULATOR_SUFFIX, optimization.ACCUMULATION_STEP_NAME, optimization.ACCUMULATED_SPARSE_NAME,
+        "accum", "local_step", "batch_finite")),
+  )
+
+
+def skipped_summary(skipped, max_others=5):
+  """One line for the skipped variable names, grouped by kind; other names are listed (up to `max_others`)."""
+  kinds = _skipped_kinds()
+  found = [collections.OrderedDict() for _ in kinds]
+  others = []
   for name in skipped:
-    print("skipped: %s" % name)
+    part = name.rsplit("/", 1)[-1]
+    for i, (_, _, parts) in enumerate(kinds):
+      if part in parts:
+        found[i][part] = found[i].get(part, 0) + 1
+        break
+    else:
+      others.append(name)
+  groups = []
+  for (singular, plural, parts), counts in zip(kinds, found):
+    if counts:
+      n = sum(counts.values())
+      groups.append("%d %s (%s)" % (n, singular if n == 1 else plural,
+                                    ", ".join(p for p in parts if p in counts)))
+  if others:
+    listed = others[:max_others] + (["..."] if len(others) > max_others else [])
+    groups.append("%d other%s (%s)" % (len(others), "" if len(others) == 1 else "s", ", ".join(listed)))
+  return "skipped %d variable%s: %s" % (len(skipped), "" if len(skipped) == 1 else "s", ", ".join(groups))
+
+
+def _print_skipped(skipped, verbose=False):
+  if verbose:
+    for name in skipped:
+      print("skipped: %s" % name)
+  if skipped:
+    print(skipped_summary(skipped))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -684,7 +736,7 @@ def resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch=False):
 
 
 def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, task="auto", label_names=None,
-             do_lower_case=None, allow_case_mismatch=False, overwrite=False):
+             do_lower_case=None, allow_case_mismatch=False, overwrite=False, verbose=False):
   """Converts a TF1 BERT checkpoint into a Hugging Face folder. Returns a Report."""
   prefix = resolve_checkpoint_prefix(init_checkpoint)
   folder = os.path.dirname(prefix)
@@ -733,11 +785,11 @@ def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None
       f.write(json.dumps(_tokenizer_config(lower, config["max_position_embeddings"]), indent=2) + "\n")
     shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
     write_checksums(staging)
-  _print_skipped(skipped)
+  _print_skipped(skipped, verbose)
   return Report(os.path.abspath(output_dir), resolved, architecture, sorted(converted), skipped)
 
 
-def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=False):
+def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=False, verbose=False):
   """Converts a Hugging Face BERT folder into a TF1 checkpoint folder. Returns a Report."""
   config, hf = read_hf_config(hf_dir)
   vocab_file = os.path.join(hf_dir, "vocab.txt")
@@ -792,7 +844,7 @@ def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=Fa
       f.write(bert_config_json(config))
     shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
     write_checksums(staging)
-  _print_skipped(skipped)
+  _print_skipped(skipped, verbose)
   lower = _hf_do_lower_case(hf_dir)
   if lower is not None:
     print("do_lower_case: %s (from tokenizer_config.json; pass --do_lower_case=%s to the run_* scripts)" % (
@@ -817,7 +869,7 @@ def _hf_do_lower_case(hf_dir):
 
 
 def strip(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, checkpoint_name=None,
-          overwrite=False):
+          overwrite=False, verbose=False):
   """Writes the model variables of a TF1 checkpoint (no optimizer state) to a new folder. Returns a Report."""
   prefix = resolve_checkpoint_prefix(init_checkpoint)
   folder = os.path.dirname(prefix)
@@ -849,7 +901,7 @@ def strip(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, c
     if vocab_file is not None:
       shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
     write_checksums(staging)
-  _print_skipped(skipped)
+  _print_skipped(skipped, verbose)
   return Report(os.path.abspath(output_dir), None, None, sorted(out), skipped)
 
 
@@ -889,6 +941,9 @@ def define_flags():
                       "File name prefix of the written TF1 checkpoint (default: bert_model.ckpt for hf_to_tf, the "
                       "input's name for strip).")
   flags.DEFINE_boolean("overwrite", False, "Replace a non-empty --output_dir.")
+  flags.DEFINE_boolean("verbose", False,
+                       "Also print each skipped variable as `skipped: <name>` (by default one line sums them up by "
+                       "kind).")
   FLAGS = flags.FLAGS
 
 
@@ -905,15 +960,15 @@ def main(argv):
   if mode == "tf_to_hf":
     report = tf_to_hf(flags_.init_checkpoint, flags_.output_dir, flags_.bert_config_file, flags_.vocab_file,
                       flags_.task, flags_.label_names, flags_.do_lower_case, flags_.allow_case_mismatch,
-                      flags_.overwrite)
+                      flags_.overwrite, flags_.verbose)
   elif mode == "hf_to_tf":
     if not flags_.hf_dir:
       raise errors.UserError("--hf_dir is required for hf_to_tf")
     report = hf_to_tf(flags_.hf_dir, flags_.output_dir, flags_.checkpoint_name or "bert_model.ckpt",
-                      flags_.overwrite)
+                      flags_.overwrite, flags_.verbose)
   else:
     report = strip(flags_.init_checkpoint, flags_.output_dir, flags_.bert_config_file, flags_.vocab_file,
-                   flags_.checkpoint_name, flags_.overwrite)
+                   flags_.checkpoint_name, flags_.overwrite, flags_.verbose)
   head = "; task=%s architecture=%s" % (report.task, report.architecture) if report.task else ""
   print("converted %d variables, skipped %d%s; wrote %s" % (
       len(report.converted), len(report.skipped), head, report.output_dir))

@@ -377,11 +377,36 @@ def test_cli_prints_skipped_names(tmp_path):
   prefix, _, _, extras = _make_checkpoint(str(tmp_path / "ckpt"), "qa", slots=V10_SLOTS, scalars=V10_SCALARS)
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, "convert_checkpoint.py"), "tf_to_hf", "--init_checkpoint=" + prefix,
-       "--output_dir=" + str(tmp_path / "hf")], capture_output=True, text=True, cwd=ROOT)
+       "--output_dir=" + str(tmp_path / "hf"), "--verbose"], capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 0, result.stderr
   printed = sorted(l[len("skipped: "):] for l in result.stdout.splitlines() if l.startswith("skipped: "))
   assert printed == extras
   assert "architecture=BertForQuestionAnswering" in result.stdout.splitlines()[-1]
+
+
+def test_cli_sums_up_skipped_variables_by_kind(tmp_path, capsys):
+  prefix, _, _, extras = _make_checkpoint(
+      str(tmp_path / "ckpt"), "pretraining", slots=ADAM_SLOTS + NVIDIA_SLOTS,
+      scalars=("global_step",) + V10_SCALARS + NVIDIA_SCALARS + ("ema_decay",))
+  n = sum(1 for name in extras if name.endswith("/adam_m"))      # model variables, one slot each
+  assert len(extras) == 4 * n + 2 + 1 + 4 + 2 + 1
+  expected = ("skipped %d variables: %d optimizer slots (adam_m, adam_v, shadow, beta1_power, beta2_power), "
+              "1 step counter (global_step), 4 loss-scale variables (loss_scale, current_loss_scale, good_steps, "
+              "bad_steps), %d gradient-accumulation variables (accum, local_step, batch_finite), "
+              "1 other (ema_decay)" % (len(extras), 3 * n + 2, n + 2))
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "convert_checkpoint.py"), "tf_to_hf", "--init_checkpoint=" + prefix,
+       "--output_dir=" + str(tmp_path / "hf")], capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert not [l for l in lines if l.startswith("skipped: ")]
+  assert [l for l in lines if l.startswith("skipped ")] == [expected]
+  assert "skipped %d; task=pretraining" % len(extras) in lines[-1]
+  # The Python API prints the same line and still returns every name.
+  report = convert_checkpoint.strip(prefix, str(tmp_path / "stripped"))
+  assert sorted(report.skipped) == extras
+  assert [l for l in capsys.readouterr().out.splitlines() if l.startswith("skipped")] == [expected]
+  assert convert_checkpoint.skipped_summary(["x"] * 7).endswith("7 others (x, x, x, x, x, ...)")
 
 
 # ------------------------------------------------------------------------------------------------------------------
