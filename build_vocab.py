@@ -49,7 +49,6 @@ The last line on stdout is machine-readable. No TensorFlow is imported.
 """
 
 import collections
-import glob
 import json
 import multiprocessing
 import os
@@ -60,6 +59,7 @@ import time
 from absl import flags
 
 import errors
+import fileio
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -105,20 +105,6 @@ _WORD_RE = re.compile(r"[^\W_]")  # a basic token counts as a word when it holds
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reading text and counting basic tokens.
-
-
-def expand_input_files(spec):
-  """Comma-separated files/globs -> sorted file list; raises UserError for an item that matches nothing."""
-  files = []
-  for item in [part.strip() for part in (spec or "").split(",") if part.strip()]:
-    matches = sorted(glob.glob(item))
-    matches = [m for m in matches if os.path.isfile(m)]
-    if not matches:
-      raise errors.UserError("--input_file %s: no such file" % item)
-    files.extend(matches)
-  if not files:
-    raise errors.UserError("--input_file is required")
-  return files
 
 
 def iter_lines(files, max_lines=0):
@@ -185,10 +171,9 @@ def _count_chunk(args):
 
 def count_basic_tokens(files, do_lower_case, num_workers=1, max_lines=0):
   """Counter of BasicTokenizer tokens over all lines of `files`."""
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   chunks = ((chunk, do_lower_case) for chunk in _chunks(iter_lines(files, max_lines)))
   total = collections.Counter()
-  with tqdm(unit="chunk", desc="counting words", disable=None, file=sys.stderr) as progress:
+  with fileio.progress_bar(unit="chunk", desc="counting words") as progress:
     if num_workers <= 1:
       for args in chunks:
         total.update(_count_chunk(args))
@@ -268,11 +253,10 @@ def learn_wordpieces(word_counts, alphabet, budget, min_frequency=2):
   def entry(pair):
     return (-pair_count[pair], _merged_name(names[pair[0]], names[pair[1]]), pair)
 
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   heap = [entry(pair) for pair in pair_count]
   heapq.heapify(heap)
   learned = []
-  progress = tqdm(total=budget, unit="token", desc="learning pieces", disable=None, file=sys.stderr)
+  progress = fileio.progress_bar(total=budget, unit="token", desc="learning pieces")
   while heap and len(learned) < budget:
     negative_count, name, pair = heapq.heappop(heap)
     if pair_count.get(pair, 0) != -negative_count:
@@ -340,13 +324,9 @@ def write_vocab(tokens, path):
   """Writes one token per line, atomically."""
   if len(set(tokens)) != len(tokens):
     raise AssertionError("duplicate tokens in the vocabulary")
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  tmp = "%s.tmp-%d" % (path, os.getpid())
-  with open(tmp, "w", encoding="utf-8") as f:
+  with fileio.atomic_output(path) as f:
     for token in tokens:
       f.write(token + "\n")
-  os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -455,7 +435,7 @@ def main(argv):
   del argv
   if not FLAGS.output_file and not FLAGS.compare_vocab_files:
     raise errors.UserError("give --output_file (build a vocabulary) and/or --compare_vocab_files (compare)")
-  files = expand_input_files(FLAGS.input_file)
+  files = fileio.expand_input_files(FLAGS.input_file)
   num_workers = FLAGS.num_workers or os.cpu_count() or 1
   if FLAGS.output_file:
     if FLAGS.vocab_size <= 0 or FLAGS.num_unused < 0 or FLAGS.max_alphabet <= 0:

@@ -35,10 +35,6 @@ Every output is written into a temporary folder beside the target and renamed at
 nothing half-written behind.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import hashlib
 import json
@@ -46,17 +42,16 @@ import os
 import re
 import shutil
 import struct
-import tempfile
 
+from absl import flags
 import numpy as np
 
+import bert_config
 import errors
+import fileio
 
 # The 11 keys of bert_config.json (spec 3.1), in the order BertConfig declares them.
-BERT_CONFIG_KEYS = (
-    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
-    "initializer_range")
+BERT_CONFIG_KEYS = bert_config.FIELDS
 
 # BERT's `hidden_act` names and the `transformers` activation computing the same function. BERT's "gelu" is the
 # exact erf form, which is what `transformers` calls "gelu"; the tanh approximations have no BERT equivalent.
@@ -214,20 +209,8 @@ def _read_json_object(path, what):
 
 
 def read_bert_config(path):
-  """Reads bert_config.json into a dict and checks the 11 keys are present with sane types."""
-  _require_file(path, "bert_config_file")
-  config = _read_json_object(path, "bert_config_file %s" % path)
-  missing = [k for k in BERT_CONFIG_KEYS if k not in config]
-  if missing:
-    raise errors.UserError("bert_config_file %s: missing key(s) %s" % (path, ", ".join(missing)))
-  for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-              "max_position_embeddings", "type_vocab_size"):
-    if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] <= 0:
-      raise errors.UserError("bert_config_file %s: %s must be a positive integer, got %r" % (path, key, config[key]))
-  if config["hidden_size"] % config["num_attention_heads"]:
-    raise errors.UserError("bert_config_file %s: hidden_size %d is not a multiple of num_attention_heads %d" % (
-        path, config["hidden_size"], config["num_attention_heads"]))
-  return config
+  """Reads bert_config.json into a dict: every field of a Google config present, and checked as the model does."""
+  return bert_config.BertConfig.from_json_file(path, require_all_fields=True).to_dict()
 
 
 def _check_vocab_against_config(vocab_file, vocab_size, config_name):
@@ -258,43 +241,6 @@ def write_checksums(folder):
     for name in names:
       f.write("%s  %s\n" % (_sha256(os.path.join(folder, name)), name))
   return path
-
-
-class _StagedOutput(object):
-  """Writes into a temporary folder beside `output_dir` and renames it into place only on success."""
-
-  def __init__(self, output_dir, overwrite):
-    if not output_dir:
-      raise errors.UserError("--output_dir is required")
-    self.target = os.path.abspath(output_dir)
-    self.overwrite = overwrite
-    self.path = None
-
-  def __enter__(self):
-    if os.path.exists(self.target):
-      if not os.path.isdir(self.target):
-        raise errors.UserError("output_dir %s exists and is not a folder" % self.target)
-      if os.listdir(self.target) and not self.overwrite:
-        raise errors.UserError("output_dir %s is not empty (pass --overwrite=true to replace it)" % self.target)
-    parent = os.path.dirname(self.target)
-    os.makedirs(parent, exist_ok=True)
-    self.path = tempfile.mkdtemp(prefix="." + os.path.basename(self.target) + ".partial-", dir=parent)
-    return self.path
-
-  def __exit__(self, exc_type, exc, tb):
-    if exc_type is not None:
-      shutil.rmtree(self.path, ignore_errors=True)
-      return False
-    os.chmod(self.path, 0o755)  # mkdtemp makes it private; a release folder is an ordinary folder
-    if os.path.exists(self.target):
-      backup = tempfile.mkdtemp(prefix="." + os.path.basename(self.target) + ".old-", dir=os.path.dirname(self.target))
-      os.rmdir(backup)
-      os.rename(self.target, backup)
-      os.rename(self.path, self.target)
-      shutil.rmtree(backup, ignore_errors=True)
-    else:
-      os.rename(self.path, self.target)
-    return False
 
 
 def _skipped_kinds():
@@ -777,7 +723,7 @@ def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None
     tensors[name] = value
 
   from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  with _StagedOutput(output_dir, overwrite) as staging:
+  with fileio.atomic_folder(output_dir, overwrite) as staging:
     save_file(tensors, os.path.join(staging, "model.safetensors"), metadata={"format": "pt"})
     with open(os.path.join(staging, "config.json"), "w", encoding="utf-8") as f:
       f.write(json.dumps(_hf_config(config, architecture, labels), indent=2) + "\n")
@@ -838,7 +784,7 @@ def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=Fa
     resolved = detect_task(out, "auto")
   else:
     resolved = "base"
-  with _StagedOutput(output_dir, overwrite) as staging:
+  with fileio.atomic_folder(output_dir, overwrite) as staging:
     write_tf_checkpoint(os.path.join(staging, checkpoint_name), out)
     with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as f:
       f.write(bert_config_json(config))
@@ -894,7 +840,7 @@ def strip(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, c
     _check_shape(p, shapes[p.tf_name], source)
   out = collections.OrderedDict((p.tf_name, _read_tensor(reader, prefix, p.tf_name)) for p in params)
   skipped = [n for n in shapes if n not in out]
-  with _StagedOutput(output_dir, overwrite) as staging:
+  with fileio.atomic_folder(output_dir, overwrite) as staging:
     write_tf_checkpoint(os.path.join(staging, checkpoint_name or os.path.basename(prefix)), out)
     with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as f:
       f.write(bert_config_json(config))
@@ -910,41 +856,42 @@ def strip(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, c
 # ---------------------------------------------------------------------------------------------------------------
 
 
-FLAGS = None
+FLAGS = flags.FLAGS
 
 
-def define_flags():
-  """Defines the command-line flags (only when run as a script, so that importing this module defines none)."""
-  global FLAGS
-  from absl import flags  # pylint: disable=g-import-not-at-top
+def define_flags(flag_values=FLAGS):
+  """Defines the command-line flags. Called from `__main__` only, so importing this module defines none."""
+  fv = flag_values
   flags.DEFINE_enum("mode", None, ["tf_to_hf", "hf_to_tf", "strip"],
-                    "What to do (may also be given as the first positional argument).")
-  flags.DEFINE_string("init_checkpoint", None, "TF1 checkpoint prefix, e.g. model.ckpt-1000000 (tf_to_hf, strip).")
+                    "What to do (may also be given as the first positional argument).", flag_values=fv)
+  flags.DEFINE_string("init_checkpoint", None, "TF1 checkpoint prefix, e.g. model.ckpt-1000000 (tf_to_hf, strip).",
+                      flag_values=fv)
   flags.DEFINE_string("bert_config_file", None,
-                      "bert_config.json of the TF1 checkpoint (default: bert_config.json beside it).")
-  flags.DEFINE_string("vocab_file", None, "vocab.txt of the TF1 checkpoint (default: vocab.txt beside it).")
-  flags.DEFINE_string("hf_dir", None, "Hugging Face BERT folder to convert (hf_to_tf).")
-  flags.DEFINE_string("output_dir", None, "Folder to write; must not exist or be empty unless --overwrite.")
+                      "bert_config.json of the TF1 checkpoint (default: bert_config.json beside it).", flag_values=fv)
+  flags.DEFINE_string("vocab_file", None, "vocab.txt of the TF1 checkpoint (default: vocab.txt beside it).",
+                      flag_values=fv)
+  flags.DEFINE_string("hf_dir", None, "Hugging Face BERT folder to convert (hf_to_tf).", flag_values=fv)
+  flags.DEFINE_string("output_dir", None, "Folder to write; must not exist or be empty unless --overwrite.",
+                      flag_values=fv)
   flags.DEFINE_enum("task", "auto", list(TASKS),
                     "Head to convert (tf_to_hf): auto = qa if cls/squad exists, pretraining if cls/predictions "
                     "exists, the bare encoder if no head exists; root output_weights (NER or RE) need "
-                    "--task=ner or --task=re.")
+                    "--task=ner or --task=re.", flag_values=fv)
   flags.DEFINE_list("label_names", None,
                     "Comma-separated label names of a NER/RE head in id order (default: run_ner's "
-                    "[PAD],B,I,O,X,[CLS],[SEP] for ner, 0,1,... for re).")
+                    "[PAD],B,I,O,X,[CLS],[SEP] for ner, 0,1,... for re).", flag_values=fv)
   flags.DEFINE_boolean("do_lower_case", None,
                        "Recorded in tokenizer_config.json (tf_to_hf). Default: inferred from the vocabulary; a value "
-                       "contradicting the vocabulary's case is refused.")
+                       "contradicting the vocabulary's case is refused.", flag_values=fv)
   flags.DEFINE_boolean("allow_case_mismatch", False,
-                       "Accept a --do_lower_case that contradicts the vocabulary's case.")
+                       "Accept a --do_lower_case that contradicts the vocabulary's case.", flag_values=fv)
   flags.DEFINE_string("checkpoint_name", None,
                       "File name prefix of the written TF1 checkpoint (default: bert_model.ckpt for hf_to_tf, the "
-                      "input's name for strip).")
-  flags.DEFINE_boolean("overwrite", False, "Replace a non-empty --output_dir.")
+                      "input's name for strip).", flag_values=fv)
+  flags.DEFINE_boolean("overwrite", False, "Replace a non-empty --output_dir.", flag_values=fv)
   flags.DEFINE_boolean("verbose", False,
                        "Also print each skipped variable as `skipped: <name>` (by default one line sums them up by "
-                       "kind).")
-  FLAGS = flags.FLAGS
+                       "kind).", flag_values=fv)
 
 
 def main(argv):

@@ -62,8 +62,6 @@ every "\\r" character is dropped, so "a\\rb" reads as "ab".
 """
 
 import collections
-import glob
-import json
 import multiprocessing
 import os
 import random
@@ -72,7 +70,9 @@ from operator import itemgetter
 from absl import flags
 from absl import logging
 
+import bert_config
 import errors
+import fileio
 import tfrecord_io
 import tokenization
 
@@ -560,36 +560,6 @@ class InstanceBuilder(object):
 # Reading.
 
 
-def expand_input_patterns(input_file_flag):
-  """Expands the comma-separated `--input_file` value into files (globs in sorted order).
-
-  Raises:
-    errors.UserError: an empty value, or a pattern/file that matches nothing.
-  """
-  files = []
-  for pattern in input_file_flag.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    if tfrecord_io.is_remote(pattern):
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      matches = sorted(tf.io.gfile.glob(pattern))
-    elif glob.has_magic(pattern):
-      matches = sorted(p for p in glob.glob(pattern, include_hidden=True) if os.path.isfile(p))
-    else:
-      if os.path.isdir(pattern):
-        raise errors.UserError("--input_file: %s is a directory (give files or a glob such as %s/*.txt)"
-                               % (pattern, pattern.rstrip("/")))
-      matches = [pattern] if os.path.exists(pattern) else []
-    if not matches:
-      raise errors.UserError("--input_file: %s: %s" % (
-          pattern, "no file matches this pattern" if glob.has_magic(pattern) else "no such file"))
-    files.extend(matches)
-  if not files:
-    raise errors.UserError("--input_file is empty")
-  return files
-
-
 def _iter_line_blocks(input_file):
   """Yields (first_line_number, lines) blocks of a text file, lines as the original's GFile.readline gave them.
 
@@ -690,12 +660,7 @@ def remove_empty_documents(all_documents):
 
 
 def _progress_bar(total, desc, unit):
-  try:
-    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  except ImportError:  # pragma: no cover
-    return None
-  # disable=None: off when stderr is not a terminal (logs, CI).
-  return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False, dynamic_ncols=True)
+  return fileio.progress_bar(total=total, desc=desc, unit=unit, leave=False)
 
 
 def _check_documents(all_documents, where, allow_single_document):
@@ -833,22 +798,6 @@ def _run_per_file(input_files, output_files, inv_vocab, num_workers, init_args):
   return total
 
 
-def _check_bert_config(config_file, max_seq_length, vocab_size):
-  try:
-    with open(config_file, "r", encoding="utf-8") as reader:
-      config = json.load(reader)
-  except (OSError, ValueError) as e:
-    raise errors.UserError("--bert_config_file %s: cannot read as JSON: %s" % (config_file, e)) from e
-  max_positions = config.get("max_position_embeddings")
-  if max_positions is not None and max_seq_length > max_positions:
-    raise errors.UserError("--max_seq_length=%d is longer than max_position_embeddings=%d in %s"
-                           % (max_seq_length, max_positions, config_file))
-  model_vocab = config.get("vocab_size")
-  if model_vocab is not None and vocab_size > model_vocab:
-    raise errors.UserError("--vocab_file has %d entries but vocab_size=%d in %s: ids would overflow the embedding"
-                           % (vocab_size, model_vocab, config_file))
-
-
 def _validate_flags():
   if FLAGS.max_seq_length < 5:
     raise errors.UserError("--max_seq_length=%d: must be at least 5" % FLAGS.max_seq_length)
@@ -881,11 +830,13 @@ def main(_):
   tokenizer = tokenization.FullTokenizer(vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
   vocab_info = VocabInfo(tokenizer.vocab, FLAGS.vocab_file)
   if FLAGS.bert_config_file:
-    _check_bert_config(FLAGS.bert_config_file, FLAGS.max_seq_length, vocab_info.size)
+    model_config = bert_config.BertConfig.from_json_file(FLAGS.bert_config_file)
+    model_config.check_inputs(max_seq_length=FLAGS.max_seq_length, vocab_size=vocab_info.size,
+                              source=FLAGS.bert_config_file)
   config = InstanceConfig(FLAGS.max_seq_length, FLAGS.short_seq_prob, FLAGS.masked_lm_prob,
                           FLAGS.max_predictions_per_seq, FLAGS.do_whole_word_mask)
 
-  input_files = expand_input_patterns(FLAGS.input_file)
+  input_files = fileio.expand_input_files(FLAGS.input_file)
   logging.info("*** Reading from input files ***")
   for input_file in input_files:
     logging.info("  %s", input_file)

@@ -31,60 +31,59 @@ heads are ignored), and the checkpoints `convert_checkpoint.py` writes from Hugg
 is written under a temporary name and renamed when complete.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import json
 import os
 import re
-import sys
-import tempfile
 
 from absl import flags
 from absl import logging
 import numpy as np
 
 import errors
+import fileio
 import tokenization
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """Defines the original's flags. Called from `__main__` only, so importing this module defines no flags."""
-  flags.DEFINE_string("input_file", None, "Text file, one example per line (`text_a ||| text_b` for pairs).")
-  flags.DEFINE_string("output_file", None, "JSON-lines file to write.")
+  fv = flag_values
+  flags.DEFINE_string("input_file", None, "Text file, one example per line (`text_a ||| text_b` for pairs).",
+                      flag_values=fv)
+  flags.DEFINE_string("output_file", None, "JSON-lines file to write.", flag_values=fv)
   flags.DEFINE_string("layers", "-1,-2,-3,-4",
-                      "Comma-separated encoder layer indexes to output (Python indexes: -1 is the last layer).")
+                      "Comma-separated encoder layer indexes to output (Python indexes: -1 is the last layer).",
+                      flag_values=fv)
   flags.DEFINE_string(
       "bert_config_file", None,
       "The config json file corresponding to the pre-trained BERT model. "
-      "This specifies the model architecture.")
+      "This specifies the model architecture.", flag_values=fv)
   flags.DEFINE_integer(
       "max_seq_length", 128,
       "The maximum total input sequence length after WordPiece tokenization. "
       "Sequences longer than this will be truncated, and sequences shorter "
-      "than this will be padded.")
+      "than this will be padded.", flag_values=fv)
   flags.DEFINE_string(
       "init_checkpoint", None,
-      "Initial checkpoint (usually from a pre-trained BERT model).")
+      "Initial checkpoint (usually from a pre-trained BERT model).", flag_values=fv)
   flags.DEFINE_string("vocab_file", None,
-                      "The vocabulary file that the BERT model was trained on.")
+                      "The vocabulary file that the BERT model was trained on.", flag_values=fv)
   flags.DEFINE_bool(
       "do_lower_case", True,
       "Whether to lower case the input text. Should be True for uncased "
-      "models and False for cased models.")
-  flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.")
-  flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU (TPUs are not supported).")
-  flags.DEFINE_string("master", None, "If using a TPU, the address of the master (unused).")
-  flags.DEFINE_integer("num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use.")
+      "models and False for cased models.", flag_values=fv)
+  flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.", flag_values=fv)
+  flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU (TPUs are not supported).", flag_values=fv)
+  flags.DEFINE_string("master", None, "If using a TPU, the address of the master (unused).", flag_values=fv)
+  flags.DEFINE_integer("num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use.",
+                       flag_values=fv)
   flags.DEFINE_bool(
       "use_one_hot_embeddings", False,
       "If True, tf.one_hot will be used for embedding lookups, otherwise "
       "tf.nn.embedding_lookup will be used. On TPUs, this should be True "
-      "since it is much faster.")
+      "since it is much faster.", flag_values=fv)
 
 
 class InputExample(object):
@@ -209,7 +208,6 @@ def run_layers(bert_config, init_checkpoint, features, layer_indexes, seq_length
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import modeling  # pylint: disable=g-import-not-at-top
   import runtime  # pylint: disable=g-import-not-at-top
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
 
   graph = tf.Graph()
   with graph.as_default():
@@ -228,11 +226,11 @@ def run_layers(bert_config, init_checkpoint, features, layer_indexes, seq_length
   with sess:
     # The original would run silently on random weights for any variable missing from the checkpoint; that is
     # never wanted here. The pooler is not used by the encoder layers, so it may be absent.
-    missing = [v.op.name for v in tvars if v.op.name not in loaded and not v.op.name.startswith("bert/pooler/")]
+    missing = [n for n in map(modeling.variable_name, tvars) if n not in loaded and not n.startswith("bert/pooler/")]
     if missing:
       raise errors.UserError("--init_checkpoint=%s lacks %d variable(s) of this BERT config, e.g. %s" % (
           init_checkpoint, len(missing), ", ".join(missing[:3])))
-    progress = tqdm(total=len(features), unit="ex", disable=not sys.stderr.isatty(), desc="extract_features")
+    progress = fileio.progress_bar(total=len(features), unit="ex", desc="extract_features")
     for chunk, ids, mask, type_ids in _batches(features, batch_size):
       values = sess.run(outputs, feed_dict={input_ids: ids, input_mask: mask, input_type_ids: type_ids})
       for i, feature in enumerate(chunk):
@@ -265,9 +263,7 @@ def extract_features(input_file, output_file, bert_config_file, init_checkpoint,
     if not value:
       raise errors.UserError("--%s is required" % name)
   bert_config = modeling.BertConfig.from_json_file(bert_config_file)
-  if max_seq_length > bert_config.max_position_embeddings:
-    raise errors.UserError("--max_seq_length=%d is larger than max_position_embeddings %d of %s" % (
-        max_seq_length, bert_config.max_position_embeddings, bert_config_file))
+  bert_config.check_inputs(max_seq_length=max_seq_length, source=bert_config_file)
   if max_seq_length < 3:
     raise errors.UserError("--max_seq_length=%d: needs room for [CLS] and [SEP] around at least one token" %
                            max_seq_length)
@@ -278,24 +274,15 @@ def extract_features(input_file, output_file, bert_config_file, init_checkpoint,
   examples = read_examples(input_file)
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
 
-  target = os.path.abspath(output_file)
-  folder = os.path.dirname(target)
+  folder = os.path.dirname(os.path.abspath(output_file))
   if not os.path.isdir(folder):
     raise errors.UserError("--output_file=%s: folder %s does not exist" % (output_file, folder))
-  fd, partial = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".partial-", dir=folder)
   count = 0
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as writer:
-      for feature, layer_outputs in run_layers(bert_config, init_checkpoint, features, layer_indexes,
-                                               max_seq_length, batch_size, use_one_hot_embeddings):
-        writer.write(feature_json(feature, layer_outputs, layer_indexes) + "\n")
-        count += 1
-    os.chmod(partial, 0o644)
-    os.replace(partial, target)
-  except BaseException:
-    if os.path.exists(partial):
-      os.remove(partial)
-    raise
+  with fileio.atomic_output(output_file) as writer:
+    for feature, layer_outputs in run_layers(bert_config, init_checkpoint, features, layer_indexes,
+                                             max_seq_length, batch_size, use_one_hot_embeddings):
+      writer.write(feature_json(feature, layer_outputs, layer_indexes) + "\n")
+      count += 1
   return count
 
 

@@ -32,167 +32,21 @@ activation included) and the two attention matmuls. Task heads can opt into the 
 `precision_scope(compute_type)` (or `get_custom_getter`).
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import contextlib
 import copy
 import json
 import math
+import os
 import re
+import threading
 
-import six
 import tensorflow as tf
 
+import bert_config
 import errors
 
-# The fields every bert_config.json carries, with the original constructor's defaults (`vocab_size` has none).
-_CONFIG_DEFAULTS = collections.OrderedDict([
-    ("hidden_size", 768),
-    ("num_hidden_layers", 12),
-    ("num_attention_heads", 12),
-    ("intermediate_size", 3072),
-    ("hidden_act", "gelu"),
-    ("hidden_dropout_prob", 0.1),
-    ("attention_probs_dropout_prob", 0.1),
-    ("max_position_embeddings", 512),
-    ("type_vocab_size", 16),
-    ("initializer_range", 0.02),
-])
-
-_INT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-               "max_position_embeddings", "type_vocab_size")
-_FLOAT_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range")
-
-
-class BertConfig(object):
-  """Configuration for `BertModel`."""
-
-  def __init__(self,
-               vocab_size,
-               hidden_size=768,
-               num_hidden_layers=12,
-               num_attention_heads=12,
-               intermediate_size=3072,
-               hidden_act="gelu",
-               hidden_dropout_prob=0.1,
-               attention_probs_dropout_prob=0.1,
-               max_position_embeddings=512,
-               type_vocab_size=16,
-               initializer_range=0.02):
-    """Constructs BertConfig.
-
-    Args:
-      vocab_size: Vocabulary size of `inputs_ids` in `BertModel`.
-      hidden_size: Size of the encoder layers and the pooler layer.
-      num_hidden_layers: Number of hidden layers in the Transformer encoder.
-      num_attention_heads: Number of attention heads for each attention layer in
-        the Transformer encoder.
-      intermediate_size: The size of the "intermediate" (i.e., feed-forward)
-        layer in the Transformer encoder.
-      hidden_act: The non-linear activation function (function or string) in the
-        encoder and pooler.
-      hidden_dropout_prob: The dropout probability for all fully connected
-        layers in the embeddings, encoder, and pooler.
-      attention_probs_dropout_prob: The dropout ratio for the attention
-        probabilities.
-      max_position_embeddings: The maximum sequence length that this model might
-        ever be used with. Typically set this to something large just in case
-        (e.g., 512 or 1024 or 2048).
-      type_vocab_size: The vocabulary size of the `token_type_ids` passed into
-        `BertModel`.
-      initializer_range: The stdev of the truncated_normal_initializer for
-        initializing all weight matrices.
-    """
-    self.vocab_size = vocab_size
-    self.hidden_size = hidden_size
-    self.num_hidden_layers = num_hidden_layers
-    self.num_attention_heads = num_attention_heads
-    self.intermediate_size = intermediate_size
-    self.hidden_act = hidden_act
-    self.hidden_dropout_prob = hidden_dropout_prob
-    self.attention_probs_dropout_prob = attention_probs_dropout_prob
-    self.max_position_embeddings = max_position_embeddings
-    self.type_vocab_size = type_vocab_size
-    self.initializer_range = initializer_range
-
-  @classmethod
-  def from_dict(cls, json_object):
-    """Constructs a `BertConfig` from a Python dictionary of parameters.
-
-    Every key is copied, unknown ones included (as the original does), so a config written by a newer
-    tool round-trips through `to_json_string` unchanged.
-    """
-    config = BertConfig(vocab_size=None)
-    for (key, value) in six.iteritems(json_object):
-      config.__dict__[key] = value
-    return config
-
-  @classmethod
-  def from_json_file(cls, json_file):
-    """Constructs a `BertConfig` from a json file of parameters, checking it.
-
-    Raises:
-      errors.UserError: one line naming the file and the field, when the file is missing or is not JSON,
-        `vocab_size` is missing, a size is not a positive integer, or `hidden_size` is not a multiple of
-        `num_attention_heads`.
-    """
-    if not tf.io.gfile.exists(json_file):
-      raise errors.UserError("%s: BERT config file not found" % json_file)
-    try:
-      with tf.io.gfile.GFile(json_file, "r") as reader:
-        text = reader.read()
-    except (IOError, OSError, ValueError, tf.errors.OpError) as e:  # ValueError: not UTF-8 text
-      raise errors.UserError("%s: cannot read BERT config file: %s" % (json_file, _one_line(e)))
-    try:
-      json_object = json.loads(text)
-    except ValueError as e:
-      raise errors.UserError("%s: BERT config is not valid JSON: %s" % (json_file, _one_line(e)))
-    if not isinstance(json_object, dict):
-      raise errors.UserError("%s: BERT config must be a JSON object, got %s" %
-                             (json_file, type(json_object).__name__))
-    config = cls.from_dict(json_object)
-    config.validate(source=json_file)
-    return config
-
-  def validate(self, source="BERT config"):
-    """Checks the fields a model needs; raises errors.UserError naming `source` and the field."""
-    if self.__dict__.get("vocab_size") is None:
-      raise errors.UserError("%s: required field 'vocab_size' is missing" % source)
-    for name in _INT_FIELDS:
-      value = self.__dict__.get(name)
-      if isinstance(value, bool) or not isinstance(value, six.integer_types) or value <= 0:
-        raise errors.UserError("%s: field '%s' must be a positive integer, got %r" % (source, name, value))
-    for name in _FLOAT_FIELDS:
-      value = self.__dict__.get(name)
-      if isinstance(value, bool) or not isinstance(value, (float,) + six.integer_types) or value < 0:
-        raise errors.UserError("%s: field '%s' must be a non-negative number, got %r" % (source, name, value))
-    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-      if self.__dict__[name] >= 1.0:
-        raise errors.UserError("%s: field '%s' must be below 1.0, got %r" % (source, name, self.__dict__[name]))
-    if self.hidden_size % self.num_attention_heads != 0:
-      raise errors.UserError(
-          "%s: field 'hidden_size' (%d) is not a multiple of 'num_attention_heads' (%d)" %
-          (source, self.hidden_size, self.num_attention_heads))
-    act = self.__dict__.get("hidden_act")
-    if isinstance(act, six.string_types) and act.lower() not in _ACTIVATION_NAMES:
-      raise errors.UserError("%s: field 'hidden_act' has unsupported value %r (use one of %s)" %
-                             (source, act, ", ".join(sorted(n for n in _ACTIVATION_NAMES if n))))
-
-  def to_dict(self):
-    """Serializes this instance to a Python dictionary."""
-    output = copy.deepcopy(self.__dict__)
-    return output
-
-  def to_json_string(self):
-    """Serializes this instance to a JSON string."""
-    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-
-def _one_line(exception):
-  return " ".join(str(exception).split())
+BertConfig = bert_config.BertConfig  # the original's `modeling.BertConfig`, defined without TensorFlow
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -217,7 +71,7 @@ def compute_dtype(compute_type):
   """
   if compute_type is None:
     return tf.float32
-  if isinstance(compute_type, six.string_types):
+  if isinstance(compute_type, str):
     key = compute_type.strip().lower()
     if key not in _COMPUTE_DTYPE_NAMES:
       raise errors.UserError("unsupported compute precision %r (use fp32, bf16 or fp16)" % compute_type)
@@ -280,13 +134,6 @@ def precision_scope(compute_type):
                                    dtype=compute_type,
                                    auxiliary_name_scope=False):
     yield compute_type
-
-
-def current_compute_dtype():
-  """The compute dtype of the enclosing variable scope (float32 unless a precision scope is open)."""
-  dtype = tf.compat.v1.get_variable_scope().dtype
-  dtype = tf.as_dtype(dtype).base_dtype if dtype is not None else tf.float32
-  return dtype if dtype in (tf.bfloat16, tf.float16) else tf.float32
 
 
 def _to_float32(tensor):
@@ -483,7 +330,7 @@ def gelu(input_tensor):
   return input_tensor * cdf
 
 
-_ACTIVATION_NAMES = ("linear", "relu", "gelu", "tanh")
+_ACTIVATION_NAMES = bert_config.ACTIVATION_NAMES
 
 
 def get_activation(activation_string):
@@ -504,7 +351,7 @@ def get_activation(activation_string):
 
   # We assume that anything that"s not a string is already an activation
   # function, so we just return it.
-  if not isinstance(activation_string, six.string_types):
+  if not isinstance(activation_string, str):
     return activation_string
 
   if not activation_string:
@@ -523,6 +370,13 @@ def get_activation(activation_string):
     raise errors.UserError("Unsupported activation: %s" % act)
 
 
+def variable_name(variable_or_name):
+  """The checkpoint name of a variable, or of a tensor or variable name: "bert/x:0" -> "bert/x"."""
+  name = variable_or_name if isinstance(variable_or_name, str) else variable_or_name.name
+  m = re.match("^(.*):\\d+$", name)
+  return m.group(1) if m is not None else name
+
+
 def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   """Compute the union of the current variables and checkpoint variables.
 
@@ -534,11 +388,7 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
 
   name_to_variable = collections.OrderedDict()
   for var in tvars:
-    name = var.name
-    m = re.match("^(.*):\\d+$", name)
-    if m is not None:
-      name = m.group(1)
-    name_to_variable[name] = var
+    name_to_variable[variable_name(var)] = var
 
   init_vars = tf.train.list_variables(init_checkpoint)
 
@@ -554,6 +404,49 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   return (assignment_map, initialized_variable_names)
 
 
+class DropoutSeeds(object):
+  """Seeds for step-dependent dropout: each dropout mask a function of (seed, op, replica, step).
+
+  A stateful random op (what `tf.nn.dropout` creates) draws from a generator that lives in the session and
+  restarts with it, so a run resumed from a checkpoint would draw other masks than an uninterrupted one. Inside
+  `step_seeded_dropout(seeds)`, `dropout` draws its mask with TensorFlow's stateless random ops instead, seeded
+  by `next_seed()`: the run's seed mixed with the op's rank among the dropouts of this model (not graph-wide op
+  ids, which depend on how many ops were created before the model), the replica (so replicas and workers draw
+  differently) and `step`, the count of batches trained on. The training runtime supplies the step.
+  """
+
+  def __init__(self, seed, step, replica_id=0):
+    """Args:
+      seed: Python int, the run's seed (None: a random one, for unseeded runs).
+      step: int64 scalar tensor, the number of batches trained on before this one.
+      replica_id: int or int32 scalar tensor, the replica's id in its sync group.
+    """
+    self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else int(seed)
+    self.step = tf.cast(step, tf.int64)
+    self.replica_id = tf.cast(replica_id, tf.int64)
+    self.count = 0
+
+  def next_seed(self):
+    """The [2] int64 seed of the next dropout op."""
+    key = (self.seed * 1000003 + self.count * 7919) % (1 << 62)
+    self.count += 1
+    return tf.stack([tf.constant(key, tf.int64) + self.replica_id * 104729, self.step])
+
+
+_dropout_seeds = threading.local()  # a MirroredStrategy builds each replica's model in a thread of its own
+
+
+@contextlib.contextmanager
+def step_seeded_dropout(seeds):
+  """Makes every `dropout` built inside draw its mask from `seeds` (a `DropoutSeeds`) with stateless ops."""
+  previous = getattr(_dropout_seeds, "current", None)
+  _dropout_seeds.current = seeds
+  try:
+    yield seeds
+  finally:
+    _dropout_seeds.current = previous
+
+
 def dropout(input_tensor, dropout_prob):
   """Perform dropout.
 
@@ -563,14 +456,20 @@ def dropout(input_tensor, dropout_prob):
       *keeping* a dimension as in `tf.nn.dropout`).
 
   Returns:
-    A version of `input_tensor` with dropout applied (kept values scaled by 1 / (1 - dropout_prob)).
+    A version of `input_tensor` with dropout applied (kept values scaled by 1 / (1 - dropout_prob)): the mask
+    is seeded by the step inside `step_seeded_dropout`, else drawn as `tf.nn.dropout` draws it.
   """
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
 
-  # TF2's tf.nn.dropout takes the DROP rate (TF1's second argument was keep_prob).
-  output = tf.nn.dropout(input_tensor, rate=dropout_prob)
-  return output
+  seeds = getattr(_dropout_seeds, "current", None)
+  if seeds is None:
+    # TF2's tf.nn.dropout takes the DROP rate (TF1's second argument was keep_prob).
+    return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  # The same rule as tf.nn.dropout: keep where uniform [0, 1) >= rate, scale the kept values by 1 / (1 - rate).
+  uniform = tf.random.stateless_uniform(tf.shape(input_tensor), seed=seeds.next_seed(), dtype=input_tensor.dtype)
+  keep = tf.cast(uniform >= dropout_prob, input_tensor.dtype)
+  return input_tensor * (1.0 / (1.0 - dropout_prob)) * keep
 
 
 def layer_norm(input_tensor, name=None):
@@ -770,7 +669,7 @@ def embedding_postprocessor(input_tensor,
     output += token_type_embeddings
 
   if use_position_embeddings:
-    if isinstance(seq_length, six.integer_types):
+    if isinstance(seq_length, int):
       # Known at graph-build time: fail now, with both numbers, rather than at the first step.
       if seq_length > max_position_embeddings:
         raise errors.UserError(
@@ -1265,7 +1164,7 @@ def assert_rank(tensor, expected_rank, name=None):
     ValueError: If the expected shape doesn't match the actual shape.
   """
   expected_rank_dict = {}
-  if isinstance(expected_rank, six.integer_types):
+  if isinstance(expected_rank, int):
     expected_rank_dict[expected_rank] = True
   else:
     for x in expected_rank:

@@ -88,10 +88,6 @@ Multi-device contract (tf.distribute.MirroredStrategy / MultiWorkerMirroredStrat
   * Without a strategy (or with the default one) everything runs on the current device, as the original.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 import collections
 import contextlib
 import numbers
@@ -100,6 +96,7 @@ import re
 import tensorflow as tf
 
 import errors
+import modeling
 
 OPTIMIZERS = ("adamw", "lamb")
 ADAMW_SLOT_SUFFIXES = ("adam_m", "adam_v")
@@ -122,7 +119,7 @@ _OPTIMIZER_STATE_NAMES = frozenset([
 
 def is_optimizer_variable(name):
   """True if checkpoint variable `name` is optimizer state (slots, accumulators, loss scale, global_step)."""
-  name = _variable_name(name)
+  name = modeling.variable_name(name)
   return name in _OPTIMIZER_STATE_NAMES or _OPTIMIZER_STATE_RE.search(name) is not None
 
 
@@ -279,7 +276,7 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
           for grad, var, var_slots in zip(grads, variables, slots):
             updates.extend(self.apply_update(
                 _local(strategy, grad, device), _local(strategy, var, device),
-                [_local(strategy, s, device) for s in var_slots], self.learning_rate, _variable_name(var.name),
+                [_local(strategy, s, device) for s in var_slots], self.learning_rate, modeling.variable_name(var.name),
                 local_step))
       return tf.group(*updates, name=name)
 
@@ -334,7 +331,7 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
 
   def _get_variable_name(self, param_name):
     """Get the variable name from the tensor name."""
-    return _variable_name(param_name)
+    return modeling.variable_name(param_name)
 
   # The v1 Optimizer's slot machinery is not used (apply_gradients is overridden); these satisfy its interface.
   def _apply_dense(self, grad, var):
@@ -494,7 +491,7 @@ class _UpdateBuilder(object):
       if config.num_accumulation_steps > 1:
         for var in self.variables:
           accumulators.append(tf.compat.v1.get_variable(
-              _variable_name(var.name) + "/" + ACCUMULATOR_SUFFIX, shape=var.shape.as_list(), dtype=tf.float32,
+              modeling.variable_name(var.name) + "/" + ACCUMULATOR_SUFFIX, shape=var.shape.as_list(), dtype=tf.float32,
               trainable=False, initializer=tf.compat.v1.zeros_initializer()))
         accumulation_step = tf.compat.v1.get_variable(
             ACCUMULATION_STEP_NAME, shape=[], dtype=tf.int64, trainable=False,
@@ -555,7 +552,7 @@ class _UpdateBuilder(object):
     def apply():
       updates = []
       for grad, param, slots, var in zip(clipped, state.params, state.slots, self.variables):
-        updates.extend(self.optimizer.apply_update(grad, param, slots, learning_rate, _variable_name(var.name),
+        updates.extend(self.optimizer.apply_update(grad, param, slots, learning_rate, modeling.variable_name(var.name),
                                                    step))
       # Incremented after the update ops, which read `step` (and hence the learning rate) first.
       with tf.control_dependencies(updates):
@@ -616,14 +613,6 @@ def _root_variable_scope():
   """The root variable scope with the caller's reuse flag (replicas after the first reuse the first's variables)."""
   reuse = tf.compat.v1.get_variable_scope().reuse
   return tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(reuse=reuse, name=""))
-
-
-def _variable_name(name):
-  """The variable name from a tensor name ("a/b:0" -> "a/b")."""
-  m = re.match("^(.*):\\d+$", name)
-  if m is not None:
-    name = m.group(1)
-  return name
 
 
 def _num_local_devices(strategy, variables):

@@ -67,6 +67,7 @@ from absl import flags
 import numpy as np
 
 import errors
+import fileio
 import sentence_split
 
 FLAGS = flags.FLAGS
@@ -783,8 +784,8 @@ def expand_inputs(spec):
   """Comma-separated files / directories / globs -> (sorted unique file paths, list of (item, problem))."""
   files = set()
   problems = []
-  for item in [part.strip() for part in (spec or "").split(",") if part.strip()]:
-    matches = sorted(glob.glob(item)) if glob.has_magic(item) else ([item] if os.path.exists(item) else [])
+  for item in fileio.split_patterns(spec):
+    matches = fileio.match_pattern(item)
     if not matches:
       problems.append((item, "no such file or directory" if not glob.has_magic(item) else "the pattern matches "
                        "nothing"))
@@ -840,10 +841,9 @@ def make_tasks(paths, work_dir, keep_title_only, num_workers=1):
 
 def _run_tasks(tasks, num_workers):
   """Runs convert_task over `tasks` (in a process pool when num_workers > 1); returns results in task order."""
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   results = [None] * len(tasks)
   documents = 0
-  progress = tqdm(total=len(tasks), unit="task", desc="prepare_corpus", disable=None, file=sys.stderr)
+  progress = fileio.progress_bar(total=len(tasks), unit="task", desc="prepare_corpus")
 
   def collect(result):
     nonlocal documents

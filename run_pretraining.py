@@ -19,15 +19,12 @@ restart from the latest checkpoint in --output_dir); `--do_eval` writes output_d
 masked_lm_accuracy, masked_lm_loss, next_sentence_accuracy, next_sentence_loss, loss and global_step.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
-
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
 import errors
+import fileio
 import modeling
 import optimization
 import runtime
@@ -78,24 +75,6 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.", flag_values=fv)
   runtime.define_original_runner_flags(flag_values=fv)
   runtime.define_flags(flag_values=fv)
-
-
-# The seven features create_pretraining_data.py writes, in its order: (name, length flag, dtype).
-FEATURES = (
-    ("input_ids", "max_seq_length", tf.int64),
-    ("input_mask", "max_seq_length", tf.int64),
-    ("segment_ids", "max_seq_length", tf.int64),
-    ("masked_lm_positions", "max_predictions_per_seq", tf.int64),
-    ("masked_lm_ids", "max_predictions_per_seq", tf.int64),
-    ("masked_lm_weights", "max_predictions_per_seq", tf.float32),
-    ("next_sentence_labels", None, tf.int64),
-)
-
-
-def feature_lengths(max_seq_length, max_predictions_per_seq):
-  """Feature name -> (length, dtype) of the pre-training TFRecords."""
-  sizes = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq, None: 1}
-  return dict((name, (sizes[size], dtype)) for (name, size, dtype) in FEATURES)
 
 
 def model_fn_builder(bert_config, learning_rate, num_train_steps, num_warmup_steps, use_one_hot_embeddings=False):
@@ -305,10 +284,7 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_tr
     """The actual input function."""
     batch_size = params["batch_size"]
     seed = params.get("seed")
-    name_to_features = dict(
-        (name, tf.io.FixedLenFeature([length], dtype))
-        for (name, (length, dtype)) in feature_lengths(max_seq_length, max_predictions_per_seq).items())
-
+    spec = tfrecord_io.pretraining_features(max_seq_length, max_predictions_per_seq)
     if is_training:
       d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
       d = d.repeat()
@@ -322,38 +298,12 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_tr
       d = tf.data.TFRecordDataset(input_files)
       d = d.repeat()
 
-    d = d.map(lambda record: _decode_record(record, name_to_features), num_parallel_calls=num_cpu_threads,
+    d = d.map(spec.parse, num_parallel_calls=num_cpu_threads,
               deterministic=True if seed is not None or not is_training else None)
     d = d.batch(batch_size, drop_remainder=True)
     return d.prefetch(2)
 
   return input_fn
-
-
-def _decode_record(record, name_to_features):
-  """Decodes a record to a TensorFlow example (int64 features cast to int32)."""
-  example = tf.io.parse_single_example(record, name_to_features)
-  for name in list(example.keys()):
-    t = example[name]
-    if t.dtype == tf.int64:
-      t = tf.cast(t, tf.int32)
-    example[name] = t
-  return example
-
-
-def expand_input_files(input_file):
-  """Comma-separated globs -> file list (the original's), or a UserError naming the pattern that matched nothing."""
-  input_files = []
-  for input_pattern in input_file.split(","):
-    if not input_pattern.strip():
-      continue
-    matched = tf.io.gfile.glob(input_pattern)
-    if not matched:
-      raise errors.UserError("--input_file: %s matches no file" % input_pattern)
-    input_files.extend(matched)
-  if not input_files:
-    raise errors.UserError("--input_file is empty")
-  return input_files
 
 
 def check_input_files(input_files, max_seq_length, max_predictions_per_seq):
@@ -365,9 +315,9 @@ def check_input_files(input_files, max_seq_length, max_predictions_per_seq):
   Raises:
     errors.UserError: naming the file, the feature and both lengths (or a missing feature, or an empty file).
   """
-  expected = tfrecord_io.pretraining_features(max_seq_length, max_predictions_per_seq)
+  spec = tfrecord_io.pretraining_features(max_seq_length, max_predictions_per_seq)
   for path in input_files:
-    tfrecord_io.check_example_file(path, expected)
+    spec.check(path)
 
 
 def check_flags(fv):
@@ -377,15 +327,11 @@ def check_flags(fv):
     raise errors.UserError("At least one of `do_train` or `do_eval` must be True.")
 
   bert_config = modeling.BertConfig.from_json_file(fv.bert_config_file)
-  if fv.max_seq_length > bert_config.max_position_embeddings:
-    raise errors.UserError(
-        "Cannot use sequence length %d because the BERT model was only trained up to sequence length %d "
-        "(--max_seq_length=%d, max_position_embeddings in %s)" %
-        (fv.max_seq_length, bert_config.max_position_embeddings, fv.max_seq_length, fv.bert_config_file))
+  bert_config.check_inputs(max_seq_length=fv.max_seq_length, source=fv.bert_config_file)
   if fv.max_predictions_per_seq > fv.max_seq_length:
     raise errors.UserError("--max_predictions_per_seq=%d exceeds --max_seq_length=%d" %
                            (fv.max_predictions_per_seq, fv.max_seq_length))
-  input_files = expand_input_files(fv.input_file)
+  input_files = fileio.expand_input_files(fv.input_file)
   logging.info("*** Input Files ***")
   for input_file in input_files:
     logging.info("  %s" % input_file)

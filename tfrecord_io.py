@@ -43,11 +43,11 @@ leading zero bytes, so one column loop serves records of every length).
 
 import os
 import struct
-import tempfile
 
 import numpy as np
 
 import errors
+import fileio
 
 # ---------------------------------------------------------------------------------------------------------------
 # Protocol-buffer wire format (the subset tf.train.Example needs).
@@ -431,8 +431,7 @@ def unframe(framed):
 # Files.
 
 
-def is_remote(path):
-  return "://" in path
+is_remote = fileio.is_remote
 
 
 def _gfile():
@@ -471,19 +470,11 @@ class RecordWriter(_CommitOrAbort):
     self._pending = []
     self._count = 0
     self._closed = False
-    directory = os.path.dirname(path) or "."
     if is_remote(path):
-      gfile = _gfile()
-      self._temp = "%s.tmp-%d-%s" % (path, os.getpid(), os.urandom(4).hex())
-      self._file = gfile.GFile(self._temp, "wb")
+      self._temp = fileio.remote_partial_name(path)
+      self._file = _gfile().GFile(self._temp, "wb")
     else:
-      if os.path.isdir(path):
-        raise errors.UserError("output file %s: is a directory" % path)
-      try:
-        os.makedirs(directory, exist_ok=True)
-        fd, self._temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=directory)
-      except OSError as e:
-        raise errors.UserError("output file %s: cannot create: %s" % (path, e.strerror or e)) from e
+      fd, self._temp = fileio.new_partial_file(path)
       self._file = os.fdopen(fd, "wb", buffering=1 << 20)
 
   @property
@@ -520,10 +511,7 @@ class RecordWriter(_CommitOrAbort):
     if self._closed:
       return
     self.finish()
-    if is_remote(self.path):
-      _gfile().rename(self._temp, self.path, overwrite=True)
-    else:
-      os.replace(self._temp, self.path)
+    fileio.commit_partial_file(self._temp, self.path)
     self._closed = True
 
   def close(self):
@@ -539,13 +527,7 @@ class RecordWriter(_CommitOrAbort):
         self._file.close()
         self._file = None
     finally:
-      if is_remote(self.path):
-        try:
-          _gfile().remove(self._temp)
-        except Exception:  # pylint: disable=broad-except
-          pass
-      elif os.path.exists(self._temp):
-        os.remove(self._temp)
+      fileio.discard_partial_file(self._temp)
 
 class RoundRobinWriter(_CommitOrAbort):
   """Writes records round-robin over several TFRecord files: record i goes to file i % len(paths).
@@ -713,15 +695,69 @@ def check_example_file(path, expected, num_records=1, allow_empty=False):
   return checked
 
 
+class FeatureSpec(object):
+  """The fixed-length features of a TFRecord file of Examples: one description drives writing, checking, parsing.
+
+    spec = FeatureSpec([("input_ids", "int64", 128, "--max_seq_length"), ("label_ids", "int64", 1, None)])
+    spec.write("train.tf_record", ({"input_ids": ids, "label_ids": [label]} for ...))
+    spec.check("train.tf_record")         # a file written with other lengths: one line naming both
+    spec.parse(serialized)                # in a tf.data map: int64 features come back as int32
+
+  Each field is (name, kind, length, hint): kind "int64" or "float", length the number of values, hint the flag
+  that sets the length (named in errors) or None.
+  """
+
+  def __init__(self, fields):
+    self.fields = [tuple(field) for field in fields]
+    for name, kind, length, _ in self.fields:
+      if kind not in ("int64", "float") or length < 1:
+        raise ValueError("feature %s: kind must be int64 or float and length >= 1, got %s, %s" % (name, kind, length))
+
+  @property
+  def names(self):
+    return [field[0] for field in self.fields]
+
+  def encode(self, features):
+    """One serialized Example from a {name: list of values} mapping (lengths checked)."""
+    encoded = {}
+    for name, kind, length, _ in self.fields:
+      values = features[name]
+      if len(values) != length:
+        raise ValueError("feature %s has %d values, expected %d" % (name, len(values), length))
+      encoded[name] = create_int_feature(values) if kind == "int64" else create_float_feature(values)
+    return serialize_example(encoded)
+
+  def write(self, path, examples):
+    """Writes every {name: values} mapping of `examples` to `path` (atomically); returns the record count."""
+    with RecordWriter(path) as writer:
+      for features in examples:
+        writer.write(self.encode(features))
+      return writer.num_records
+
+  def check(self, path, allow_empty=False):
+    """Checks the first record of `path` against the spec (see `check_example_file`)."""
+    return check_example_file(path, {name: (kind, length, hint) for name, kind, length, hint in self.fields},
+                              allow_empty=allow_empty)
+
+  def parse(self, serialized):
+    """A dict of tensors from one serialized Example (TensorFlow ops); int64 features are cast to int32."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    parsed = tf.io.parse_single_example(serialized, {
+        name: tf.io.FixedLenFeature([length], tf.int64 if kind == "int64" else tf.float32)
+        for name, kind, length, _ in self.fields})
+    # tf.Example only stores int64, but the TPU-era models (and the original readers) take int32.
+    return {name: tf.cast(t, tf.int32) if t.dtype == tf.int64 else t for name, t in parsed.items()}
+
+
 def pretraining_features(max_seq_length, max_predictions_per_seq):
-  """The `expected` argument of `check_example_file` for create_pretraining_data.py's records."""
+  """The FeatureSpec of create_pretraining_data.py's records."""
   seq, pred = "--max_seq_length", "--max_predictions_per_seq"
-  return {
-      "input_ids": ("int64", max_seq_length, seq),
-      "input_mask": ("int64", max_seq_length, seq),
-      "segment_ids": ("int64", max_seq_length, seq),
-      "masked_lm_positions": ("int64", max_predictions_per_seq, pred),
-      "masked_lm_ids": ("int64", max_predictions_per_seq, pred),
-      "masked_lm_weights": ("float", max_predictions_per_seq, pred),
-      "next_sentence_labels": ("int64", 1, None),
-  }
+  return FeatureSpec([
+      ("input_ids", "int64", max_seq_length, seq),
+      ("input_mask", "int64", max_seq_length, seq),
+      ("segment_ids", "int64", max_seq_length, seq),
+      ("masked_lm_positions", "int64", max_predictions_per_seq, pred),
+      ("masked_lm_ids", "int64", max_predictions_per_seq, pred),
+      ("masked_lm_weights", "float", max_predictions_per_seq, pred),
+      ("next_sentence_labels", "int64", 1, None),
+  ])

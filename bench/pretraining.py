@@ -30,9 +30,6 @@ machine is shared with other jobs: numbers are noisy, the ratios less so since b
 conditions. The last line is machine-readable JSON.
 """
 
-from __future__ import absolute_import
-from __future__ import division
-from __future__ import print_function
 
 import argparse
 import json

@@ -223,11 +223,11 @@ def test_features_parse_with_the_spec_schema(tmp_path):
     count += 1
   assert count == fixture["instances"]
   # The check run_pretraining uses accepts the file, and names the flag when the length differs.
-  assert tfrecord_io.check_example_file(str(out), tfrecord_io.pretraining_features(seq, pred)) == 1
+  assert tfrecord_io.pretraining_features(seq, pred).check(str(out)) == 1
   with pytest.raises(errors.UserError, match="--max_seq_length"):
-    tfrecord_io.check_example_file(str(out), tfrecord_io.pretraining_features(seq * 2, pred))
+    tfrecord_io.pretraining_features(seq * 2, pred).check(str(out))
   with pytest.raises(errors.UserError, match="--max_predictions_per_seq"):
-    tfrecord_io.check_example_file(str(out), tfrecord_io.pretraining_features(seq, pred + 1))
+    tfrecord_io.pretraining_features(seq, pred + 1).check(str(out))
 
 
 def test_same_inputs_give_the_same_file(tmp_path):

@@ -232,7 +232,7 @@ def test_batch_size_and_sequence_length_do_not_change_values(tiny, tmp_path):
 def test_bad_input_is_one_error_and_no_output(tiny, tmp_path):
   cases = [({"layers": "-1,4"}, "index 4 is out of range for a model with 4 layers"),
            ({"layers": "last"}, "--layers=last"),
-           ({"max_seq_length": 129}, "larger than max_position_embeddings 128")]
+           ({"max_seq_length": 129}, "max_position_embeddings=128")]
   for kwargs, match in cases:
     with pytest.raises(errors.UserError, match=match):
       _extract(tiny, tmp_path, "w1\n", **kwargs)

@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-direct-tensorflow-import
 
 import modeling
 import optimization
@@ -71,10 +70,10 @@ def _session(grappler=True):
 
   (An explicit ConfigProto replaces the context's, so the CPU split must be requested again: device_count.)
   """
-  rewrite = rewriter_config_pb2.RewriterConfig(disable_meta_optimizer=not grappler)
-  return tf.compat.v1.Session(config=tf.compat.v1.ConfigProto(
-      device_count={"CPU": len(DEVICES)}, intra_op_parallelism_threads=1, inter_op_parallelism_threads=2,
-      graph_options=tf.compat.v1.GraphOptions(rewrite_options=rewrite)))
+  config = tf.compat.v1.ConfigProto(device_count={"CPU": len(DEVICES)}, intra_op_parallelism_threads=1,
+                                    inter_op_parallelism_threads=2)
+  config.graph_options.rewrite_options.disable_meta_optimizer = not grappler
+  return tf.compat.v1.Session(config=config)
 
 
 def _build(strategy, call_batch, optimizer_kwargs, with_multiplier=False, compute_type=tf.float32):

@@ -215,7 +215,7 @@ def test_flag_errors(tmp_path):
     run_pretraining.check_flags(parse_flags(base + ["--do_train=true", "--use_tpu=true"]))
   with pytest.raises(errors.UserError, match="sequence length 128 .* up to sequence length 64"):
     run_pretraining.check_flags(parse_flags(base + ["--do_train=true", "--max_seq_length=128"]))
-  with pytest.raises(errors.UserError, match="matches no file"):
+  with pytest.raises(errors.UserError, match="no file matches this pattern"):
     run_pretraining.check_flags(parse_flags(base + ["--do_eval=true", "--input_file=" + str(tmp_path / "x*")]))
   fv = parse_flags(base + ["--do_eval=true"])
   # The original's defaults stay.

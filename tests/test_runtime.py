@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import errors
+import modeling
 import runtime
 
 RNG = np.random.RandomState(0)
@@ -105,7 +106,12 @@ def test_restart_semantics_max_steps_and_init_checkpoint_override(tmp_path, capl
   assert checkpoint_steps(out) == [3, 6, 8]
   np.testing.assert_array_equal(weights(str(out / "model.ckpt-8")), w6)
   assert "overrides --init_checkpoint" in caplog.text and "*INIT_FROM_CKPT*" not in caplog.text
-  assert tf.train.load_checkpoint(str(out / "model.ckpt-8")).get_tensor("batches_consumed") == 8
+  # Resume bookkeeping lives beside the checkpoints, not in them; entries of deleted checkpoints are dropped.
+  assert "batches_consumed" not in tf.train.load_checkpoint(str(out / "model.ckpt-8")).get_variable_to_shape_map()
+  assert runtime.read_training_state(str(out)) == {
+      "model.ckpt-3": {"global_step": 3, "batches_consumed": 3},
+      "model.ckpt-6": {"global_step": 6, "batches_consumed": 6},
+      "model.ckpt-8": {"global_step": 8, "batches_consumed": 8}}
 
 
 def test_warm_start_logs_each_variable_and_checks_shapes(tmp_path, caplog):
@@ -179,18 +185,18 @@ def test_weight_gone_infinite_is_never_saved(tmp_path):
   assert np.all(np.isfinite(weights(str(tmp_path / "model.ckpt-2"))))
 
 
-def test_random_ops_become_a_function_of_the_step():
-  def masks(extra_ops, steps):
-    with tf.Graph().as_default() as graph:
-      tf.compat.v1.set_random_seed(5)
+def test_step_seeded_dropout_is_a_function_of_the_step():
+  def masks(extra_ops, steps, replica=0):
+    with tf.Graph().as_default():
       for _ in range(extra_ops):  # ops created before the model shift graph-wide op ids
         tf.constant(0)
       step = tf.compat.v1.placeholder(tf.int64, [])
-      before = len(graph.get_operations())
       w = tf.compat.v1.get_variable("w", [3, 8], initializer=tf.compat.v1.random_uniform_initializer())
-      out = tf.nn.dropout(tf.ones([3, 8]) * w, rate=0.5)
+      with modeling.step_seeded_dropout(modeling.DropoutSeeds(5, step, replica)) as seeds:
+        out = modeling.dropout(tf.ones([3, 8]) * w, 0.5)
+      assert seeds.count == 1
       (grad,) = tf.gradients(tf.reduce_sum(out), [w])
-      assert runtime.make_random_ops_step_dependent(graph.get_operations()[before:], step, 0) == 1
+      assert not runtime.stateful_random_ops(tf.compat.v1.get_default_graph().get_operations())
       with tf.compat.v1.Session() as session:
         session.run(w.initializer)
         return [session.run([out, grad], {step: s}) for s in steps]
@@ -201,8 +207,18 @@ def test_random_ops_become_a_function_of_the_step():
   np.testing.assert_array_equal(a[0][1], b[0][1])  # independent of the ops created before
   np.testing.assert_array_equal(a[1][1], b[1][1])
   assert not np.array_equal(a[0][1], a[1][1])  # another step, another mask
+  assert not np.array_equal(a[0][1], masks(0, [0], replica=1)[0][1])  # another replica, another mask
   np.testing.assert_array_equal((a[0][0] != 0), (a[0][1] != 0))  # the gradient uses the same mask
   assert set(np.unique(a[0][1])) <= {0.0, 2.0}
+
+
+def test_a_stateful_random_op_in_the_training_step_is_an_error(tmp_path):
+  def noisy_model_fn(features, mode, params):
+    spec = make_model_fn()(features, mode, params)
+    return spec._replace(loss=spec.loss + 0.0 * tf.random.uniform([]))
+
+  with pytest.raises(ValueError, match="stateful random op"):
+    make_runner(tmp_path, model_fn=noisy_model_fn).train(input_fn, max_steps=1)
 
 
 def test_configuration_errors(monkeypatch):

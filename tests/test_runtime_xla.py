@@ -1,6 +1,7 @@
 """`--use_xla` on CPUs: the training step's element-wise ops are XLA-compiled, with the same training results.
 
-  * the marked ops really run as compiled XLA clusters (seen in the session's step statistics), the matrix
+  * inside `runtime.cpu_xla_fusion_scope` (public `tf.xla.experimental.jit_scope` with a per-op predicate) the
+    marked ops really run as compiled XLA clusters (seen in the session's step statistics), the matrix
     products and random ops stay with TensorFlow's kernels, and variable initializers are left alone;
   * a 2-layer BERT trained 10 steps through run_pretraining's model_fn ends with the same losses and weights
     (within 1e-5) with and without the flag (dropout off: XLA's and TensorFlow's kernels round differently, not
@@ -14,7 +15,6 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2
 
 import modeling
 import run_pretraining
@@ -25,8 +25,8 @@ STEPS = 10
 
 
 def _compiled_op_types(session, fetch):
-  metadata = config_pb2.RunMetadata()
-  session.run(fetch, options=config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE),
+  metadata = tf.compat.v1.RunMetadata()
+  session.run(fetch, options=tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE),
               run_metadata=metadata)
   return {node.timeline_label.split("(")[0].split(" = ")[-1].strip()
           for dev in metadata.step_stats.dev_stats for node in dev.node_stats}
@@ -35,12 +35,13 @@ def _compiled_op_types(session, fetch):
 def test_marked_ops_run_as_xla_clusters():
   graph = tf.Graph()
   with graph.as_default():
-    x = tf.compat.v1.get_variable("x", [64, 32], initializer=tf.compat.v1.truncated_normal_initializer(seed=1))
-    w = tf.compat.v1.get_variable("w", [32, 16], initializer=tf.compat.v1.truncated_normal_initializer(seed=2))
     ops_before = len(graph.get_operations())
-    hidden = tf.matmul(tf.tanh(x * 2.0 + 1.0), w)
-    noise = tf.random.uniform([64, 16], seed=3)
-    out = tf.reduce_sum(tf.nn.softmax(hidden) * noise)
+    with runtime.cpu_xla_fusion_scope():
+      x = tf.compat.v1.get_variable("x", [64, 32], initializer=tf.compat.v1.truncated_normal_initializer(seed=1))
+      w = tf.compat.v1.get_variable("w", [32, 16], initializer=tf.compat.v1.truncated_normal_initializer(seed=2))
+      hidden = tf.matmul(tf.tanh(x * 2.0 + 1.0), w)
+      noise = tf.random.uniform([64, 16], seed=3)
+      out = tf.reduce_sum(tf.nn.softmax(hidden) * noise)
     new_ops = graph.get_operations()[ops_before:]
     init = tf.compat.v1.global_variables_initializer()
   with tf.compat.v1.Session(graph=graph) as session:
@@ -48,11 +49,14 @@ def test_marked_ops_run_as_xla_clusters():
     plain_value = session.run(out, feed_dict={noise: np.ones([64, 16], np.float32)})
 
   fusible = ("Mul", "AddV2", "Tanh", "Softmax", "Sum")
-  assert runtime.mark_for_xla_fusion(new_ops) == sum(op.type in fusible for op in new_ops) >= 5
-  for op in new_ops:
-    assert ("_XlaCompile" in op.node_def.attr) == (op.type in fusible), op.type
-  initializer_ops = [op for op in graph.get_operations() if op.type == "TruncatedNormal"]
-  assert initializer_ops and all("_XlaCompile" not in op.node_def.attr for op in initializer_ops)
+  initializer_ops = [op for op in new_ops if "/Initializer/" in op.name]
+  model_ops = [op for op in new_ops if op not in initializer_ops]
+  assert runtime.count_xla_marked(new_ops) == sum(op.type in fusible for op in model_ops) >= 5
+  for op in model_ops:
+    assert (runtime.count_xla_marked([op]) == 1) == (op.type in fusible), op.type
+  # The initializers' ops (random draws and their scaling) run once and stay with TensorFlow.
+  assert initializer_ops and runtime.count_xla_marked(initializer_ops) == 0
+  assert any(op.type == "Mul" for op in initializer_ops)
 
   with tf.compat.v1.Session(graph=graph) as session:
     session.run(init)
