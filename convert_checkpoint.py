@@ -49,6 +49,7 @@ import numpy as np
 import bert_config
 import errors
 import fileio
+import tokenization
 
 # The 11 keys of bert_config.json (spec 3.1), in the order BertConfig declares them.
 BERT_CONFIG_KEYS = bert_config.FIELDS
@@ -181,19 +182,6 @@ def count_vocab_lines(vocab_file):
   if not data:
     return 0
   return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
-def vocab_looks_cased(vocab_file):
-  """True when the vocabulary has upper-case word pieces (a cased model), False for an uncased one.
-
-  An uncased vocabulary has (almost) no entries with upper-case letters besides the bracketed specials; a cased
-  one has thousands. Lower-casing text for a cased vocabulary makes every upper-case piece unreachable.
-  """
-  with open(vocab_file, "r", encoding="utf-8", errors="ignore") as f:
-    tokens = [line.strip() for line in f]
-  special = re.compile(r"^\[[A-Za-z0-9_]+\]$")
-  upper = sum(1 for t in tokens if not special.match(t) and any(c.isupper() for c in t))
-  return upper > 0.01 * max(len(tokens), 1)
 
 
 def _read_json_object(path, what):
@@ -666,21 +654,6 @@ def _tokenizer_config(do_lower_case, max_length):
   ])
 
 
-def resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch=False):
-  """Decides do_lower_case for a release; refuses the classic mistake of lower-casing for a cased vocabulary."""
-  cased = vocab_looks_cased(vocab_file)
-  if do_lower_case is None:
-    print("do_lower_case: %s (inferred: the vocabulary is %s; pass --do_lower_case to set it)" % (
-        str(not cased).lower(), "cased" if cased else "uncased"))
-    return not cased
-  if bool(do_lower_case) == cased and not allow_case_mismatch:
-    raise errors.UserError(
-        "--do_lower_case=%s but vocab_file %s looks %s; pass --do_lower_case=%s, or --allow_case_mismatch=true "
-        "if this is intended" % (str(bool(do_lower_case)).lower(), vocab_file, "cased" if cased else "uncased",
-                                 str(cased is False).lower()))
-  return bool(do_lower_case)
-
-
 def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, task="auto", label_names=None,
              do_lower_case=None, allow_case_mismatch=False, overwrite=False, verbose=False):
   """Converts a TF1 BERT checkpoint into a Hugging Face folder. Returns a Report."""
@@ -693,7 +666,7 @@ def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None
   _check_vocab_against_config(vocab_file, config["vocab_size"], bert_config_file)
   if task not in TASKS:
     raise errors.UserError("--task must be one of %s, got %r" % ("/".join(TASKS), task))
-  lower = resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch)
+  lower = tokenization.resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch)
 
   reader, shapes, _ = list_checkpoint(prefix)
   source = "init_checkpoint %s" % prefix

@@ -42,6 +42,7 @@ import numpy as np
 
 import errors
 import fileio
+import finetuning
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -126,15 +127,6 @@ def read_examples(input_file):
   return examples
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Truncates a sequence pair in place to the maximum length, one token at a time from the longer (b on ties)."""
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
-
-
 def convert_examples_to_features(examples, seq_length, tokenizer):
   """Tokenizes, truncates and pads the examples: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, type ids 0 then 1."""
   features = []
@@ -146,7 +138,7 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
 
     if tokens_b:
       # Account for [CLS], [SEP], [SEP] with "- 3".
-      _truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
+      finetuning.truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
     elif len(tokens_a) > seq_length - 2:
       # Account for [CLS] and [SEP] with "- 2".
       tokens_a = tokens_a[0:(seq_length - 2)]
@@ -165,12 +157,8 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
     input_type_ids += [0] * padding
 
     if ex_index < 5:
-      logging.info("*** Example ***")
-      logging.info("unique_id: %s", example.unique_id)
-      logging.info("tokens: %s", " ".join(tokenization.printable_text(x) for x in tokens))
-      logging.info("input_ids: %s", " ".join(str(x) for x in input_ids))
-      logging.info("input_mask: %s", " ".join(str(x) for x in input_mask))
-      logging.info("input_type_ids: %s", " ".join(str(x) for x in input_type_ids))
+      finetuning.log_example([("unique_id", example.unique_id), ("tokens", tokens), ("input_ids", input_ids),
+                              ("input_mask", input_mask), ("input_type_ids", input_type_ids)])
 
     features.append(InputFeatures(unique_id=example.unique_id, tokens=tokens, input_ids=input_ids,
                                   input_mask=input_mask, input_type_ids=input_type_ids))

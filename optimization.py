@@ -227,6 +227,26 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   return train_op
 
 
+def create_train_op(total_loss, learning_rate, num_train_steps, num_warmup_steps, params):
+  """`create_optimizer` with the runtime's options in a model_fn's `params`; returns (train_op, scalars).
+
+  The options: params["optimizer"], params["num_accumulation_steps"], and dynamic loss scaling for
+  params["precision"] == "fp16". The scalars (learning rate, gradient norm, loss scale) are for TensorBoard.
+  """
+  precision = params.get("precision", "fp32")
+  train_op, info = create_optimizer(
+      total_loss, learning_rate, num_train_steps, num_warmup_steps, False,
+      optimizer=params.get("optimizer", "adamw"),
+      num_accumulation_steps=params.get("num_accumulation_steps", 1),
+      # float16 gradients underflow without a loss scale; bfloat16 has float32's range and needs none.
+      loss_scale="dynamic" if precision == "fp16" else None,
+      return_info=True)
+  scalars = {"learning_rate": info["learning_rate"], "gradient_norm": info["grad_norm"]}
+  if precision == "fp16":
+    scalars["loss_scale"] = info["loss_scale"]
+  return train_op, scalars
+
+
 class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
   """A basic Adam optimizer that includes "correct" L2 weight decay (no bias correction), as in BERT.
 

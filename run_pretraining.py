@@ -116,7 +116,8 @@ def model_fn_builder(bert_config, learning_rate, num_train_steps, num_warmup_ste
     total_loss = masked_lm_loss + next_sentence_loss
 
     if mode == runtime.ModeKeys.TRAIN:
-      train_op, scalars = _create_train_op(total_loss, learning_rate, num_train_steps, num_warmup_steps, params)
+      train_op, scalars = optimization.create_train_op(total_loss, learning_rate, num_train_steps,
+                                                       num_warmup_steps, params)
       return runtime.ModelSpec(mode=mode, loss=total_loss, train_op=train_op, scalars=scalars)
     elif mode == runtime.ModeKeys.EVAL:
       eval_metric_ops = metric_fn(masked_lm_example_loss, masked_lm_log_probs, masked_lm_ids,
@@ -129,20 +130,6 @@ def model_fn_builder(bert_config, learning_rate, num_train_steps, num_warmup_ste
   return model_fn
 
 
-def _create_train_op(total_loss, learning_rate, num_train_steps, num_warmup_steps, params):
-  """optimization.create_optimizer with the runtime's options; returns (train_op, TensorBoard scalars)."""
-  precision = params.get("precision", "fp32")
-  train_op, info = optimization.create_optimizer(
-      total_loss, learning_rate, num_train_steps, num_warmup_steps, False,
-      optimizer=params.get("optimizer", "adamw"),
-      num_accumulation_steps=params.get("num_accumulation_steps", 1),
-      # float16 gradients underflow without a loss scale; bfloat16 has float32's range and needs none.
-      loss_scale="dynamic" if precision == "fp16" else None,
-      return_info=True)
-  scalars = {"learning_rate": info["learning_rate"], "gradient_norm": info["grad_norm"]}
-  if precision == "fp16":
-    scalars["loss_scale"] = info["loss_scale"]
-  return train_op, scalars
 
 
 def metric_fn(masked_lm_example_loss, masked_lm_log_probs, masked_lm_ids, masked_lm_weights,

@@ -728,8 +728,9 @@ class Runner(object):
   """Train / evaluate / predict a model_fn (the Estimator replacement). See the module docstring."""
 
   def __init__(self, model_fn, config, params=None, train_batch_size=None, eval_batch_size=None,
-               predict_batch_size=None):
+               predict_batch_size=None, inference_needs_all_weights=False):
     self.model_fn = model_fn
+    self.inference_needs_all_weights = inference_needs_all_weights
     self.config = config
     self.params = dict(params or {})
     self.train_batch_size = train_batch_size
@@ -977,12 +978,26 @@ class Runner(object):
   # -- evaluate / predict ---------------------------------------------------------------------------------------
 
   def _restore_for_inference(self, session, checkpoint_path, init_checkpoint):
-    """Latest checkpoint of output_dir (or `checkpoint_path`), else warm start, else fresh initial values."""
+    """Latest checkpoint of output_dir (or `checkpoint_path`), else warm start, else fresh initial values.
+
+    With `inference_needs_all_weights` (the fine-tuning runners), a warm start must find every trainable
+    variable in `init_checkpoint`: a checkpoint without the task's head is an error, not a random head.
+    """
     path = checkpoint_path or latest_checkpoint(self.config.output_dir)
     if path:
-      tf.compat.v1.train.Saver().restore(session, path)
+      _restoring_saver(path, tf.compat.v1.global_variables()).restore(session, path)
     elif init_checkpoint:
-      warm_start(session, init_checkpoint)
+      trainable = tf.compat.v1.trainable_variables()
+      loaded = warm_start(session, init_checkpoint, trainable)
+      missing = [modeling.variable_name(v) for v in trainable if modeling.variable_name(v) not in loaded]
+      if missing and self.inference_needs_all_weights:
+        raise errors.UserError(
+            "--init_checkpoint=%s lacks %d variable(s) this model needs for prediction (%s%s): it is not a "
+            "checkpoint fine-tuned for this task; train first (--do_train=true) or give the fine-tuned one" %
+            (init_checkpoint, len(missing), ", ".join(missing[:3]), ", ..." if len(missing) > 3 else ""))
+    elif self.inference_needs_all_weights:
+      raise errors.UserError("no checkpoint in --output_dir=%s and no --init_checkpoint: nothing to predict with" %
+                             self.config.output_dir)
     else:
       logging.warning("No checkpoint in %s and no --init_checkpoint: using freshly initialised weights.",
                       self.config.output_dir)

@@ -62,6 +62,41 @@ _MAX_INPUT_CHARS_PER_WORD = 200
 _FAST_CACHE_LIMIT = 1 << 20
 
 
+def vocab_looks_cased(vocab_file):
+  """True when the vocabulary has upper-case word pieces (a cased model), False for an uncased one.
+
+  An uncased vocabulary has (almost) no entries with upper-case letters besides the bracketed specials; a cased
+  one has thousands. Lower-casing text for a cased vocabulary makes every upper-case piece unreachable.
+  """
+  with open(vocab_file, "r", encoding="utf-8", errors="ignore") as f:
+    tokens = [line.strip() for line in f]
+  special = re.compile(r"^\[[A-Za-z0-9_]+\]$")
+  upper = sum(1 for t in tokens if not special.match(t) and any(c.isupper() for c in t))
+  return upper > 0.01 * max(len(tokens), 1)
+
+
+def resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch=False):
+  """Checks --do_lower_case against the case of the vocabulary (None: inferred from it, and said); returns it.
+
+  Refuses BioBERT's best-known pitfall: lower-casing text for a cased vocabulary makes every upper-case piece
+  unreachable, and keeping the case for an uncased one turns every capital into [UNK]; both train without error.
+
+  Raises:
+    errors.UserError: the flag contradicts the vocabulary and `allow_case_mismatch` is not set.
+  """
+  cased = vocab_looks_cased(vocab_file)
+  if do_lower_case is None:
+    print("do_lower_case: %s (inferred: the vocabulary is %s; pass --do_lower_case to set it)" % (
+        str(not cased).lower(), "cased" if cased else "uncased"))
+    return not cased
+  if bool(do_lower_case) == cased and not allow_case_mismatch:
+    raise errors.UserError(
+        "--do_lower_case=%s but vocab_file %s looks %s; pass --do_lower_case=%s, or --allow_case_mismatch=true "
+        "if this is intended" % (str(bool(do_lower_case)).lower(), vocab_file, "cased" if cased else "uncased",
+                                 str(cased is False).lower()))
+  return bool(do_lower_case)
+
+
 def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
   """Checks whether the casing flag is consistent with a Google BERT checkpoint's directory name.
 
@@ -383,6 +418,16 @@ def _is_chinese_char(cp):
           (0x20000 <= cp <= 0x2A6DF) or (0x2A700 <= cp <= 0x2B73F) or
           (0x2B740 <= cp <= 0x2B81F) or (0x2B820 <= cp <= 0x2CEAF) or
           (0xF900 <= cp <= 0xFAFF) or (0x2F800 <= cp <= 0x2FA1F))
+
+
+def is_whitespace(char):
+  """True for the characters BERT splits words at (see `_is_whitespace`)."""
+  return _is_whitespace(char)
+
+
+def is_punctuation(char):
+  """True for the characters BERT makes words of their own (see `_is_punctuation`)."""
+  return _is_punctuation(char)
 
 
 def _is_whitespace(char):

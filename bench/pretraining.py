@@ -125,6 +125,7 @@ def part_tf_gradients(precision, steps, warmup):
   """Forward + backward of the same model_fn without the optimizer update (the gradients are summed)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import modeling  # pylint: disable=g-import-not-at-top
+  import optimization  # pylint: disable=g-import-not-at-top
   import run_pretraining  # pylint: disable=g-import-not-at-top
   import runtime  # pylint: disable=g-import-not-at-top
   tf.compat.v1.disable_eager_execution()
@@ -133,7 +134,7 @@ def part_tf_gradients(precision, steps, warmup):
     grads = tf.gradients(total_loss, tf.compat.v1.trainable_variables())
     return tf.add_n([tf.reduce_sum(g) for g in grads if g is not None]), {}
 
-  run_pretraining._create_train_op = gradients_only  # pylint: disable=protected-access
+  optimization.create_train_op = gradients_only
   graph = tf.Graph()
   with graph.as_default():
     tf.compat.v1.set_random_seed(1)

@@ -194,6 +194,28 @@ def _split_tag(tag):
   return prefix, type_ if _perl_true(type_) else ""
 
 
+def chunks(tags, o_tag="O"):
+  """The chunks conlleval counts in one sentence's tags: a list of (first index, end index, type).
+
+  The same start and end rules as the evaluation (B/I/E/S/O, brackets, a change of type), so the entities a
+  tool reports are the phrases conlleval scores. `end` is exclusive.
+  """
+  found = []
+  start = None
+  prev_tag, prev_type = "O", ""
+  for index, tag in enumerate(list(tags) + [o_tag]):
+    tag, type_ = _split_tag(tag)
+    if tag == o_tag:
+      tag = "O"
+    if start is not None and _end_of_chunk(prev_tag, tag, prev_type, type_):
+      found.append((start, index, prev_type))
+      start = None
+    if _start_of_chunk(prev_tag, tag, prev_type, type_):
+      start = index
+    prev_tag, prev_type = tag, type_
+  return found
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Splitting a line the way Perl's split(/$delimiter/, $line) does.
 

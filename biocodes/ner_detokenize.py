@@ -67,7 +67,6 @@ project's tokenization.py and errors.py are imported: no TensorFlow.
 import argparse
 import os
 import sys
-import tempfile
 import unicodedata
 
 if __package__ in (None, ""):
@@ -75,6 +74,7 @@ if __package__ in (None, ""):
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
+import fileio  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tokenization  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CONLL_FILE = "NER_result_conll.txt"
@@ -139,12 +139,13 @@ def _lines(text):
   return lines
 
 
-def read_gold(path):
-  """Reads the gold test.tsv into sentences, exactly as run_ner splits it.
+def read_gold(path, what="answer file"):
+  """Reads the gold test.tsv (or any NER file of BioBERT's) into sentences; run_ner reads its files with it.
 
   Args:
     path: a CoNLL-style file, one `word<TAB>label` per line (tabs or spaces; word = first column, label = last),
       a blank line between sentences.
+    what: how error messages name the file.
 
   Returns:
     A list of `GoldSentence`s (lists of (word, label) tuples with a `line` attribute). A blank line with no
@@ -154,7 +155,7 @@ def read_gold(path):
   Raises:
     errors.UserError: the file is missing, unreadable or not UTF-8, or a line has a word but no label.
   """
-  text = _read_text(path, "answer file")
+  text = _read_text(path, what)
   sentences = []
   current = None
   for index, line in enumerate(_lines(text)):
@@ -166,8 +167,8 @@ def read_gold(path):
       current = None
       continue
     if len(columns) < 2:
-      raise errors.UserError("answer file %s: line %d: one column (%r); expected a word and its label"
-                             % (path, index + 1, columns[0]))
+      raise errors.UserError("%s %s: line %d: one column (%r); expected a word and its label"
+                             % (what, path, index + 1, columns[0]))
     if current is None:
       current = GoldSentence(line=index + 1)
     current.append((columns[0], columns[-1]))
@@ -432,28 +433,6 @@ def count_line(tokens, gold_sentences):
 # Writing.
 
 
-def _write_atomically(path, text):
-  """Writes `text` (UTF-8) to `path` through a temporary name beside it, renamed only once complete."""
-  target = os.path.abspath(path)
-  folder = os.path.dirname(target)
-  try:
-    os.makedirs(folder, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".partial-", dir=folder)
-  except OSError as e:
-    raise errors.UserError("cannot write %s: %s" % (path, e.strerror or e)) from e
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as writer:
-      writer.write(text)
-    os.chmod(partial, 0o644)
-    os.replace(partial, target)
-  except BaseException as e:
-    if os.path.exists(partial):
-      os.remove(partial)
-    if isinstance(e, OSError):
-      raise errors.UserError("cannot write %s: %s" % (path, e.strerror or e)) from e
-    raise
-
-
 def format_conll(sentences):
   """NER_result_conll.txt's text: `word gold_tag predicted_tag` per word, an empty line after each sentence."""
   out = []
@@ -466,7 +445,7 @@ def format_conll(sentences):
 
 def write_conll(path, sentences):
   """Writes the output of `detokenize` to `path` in the CoNLL form conlleval.pl reads (atomically)."""
-  _write_atomically(path, format_conll(sentences))
+  fileio.write_text_atomically(path, format_conll(sentences))
 
 
 def write_debug(path, gold_sentences, tokens):
@@ -480,7 +459,7 @@ def write_debug(path, gold_sentences, tokens):
     out.append("ANS (%d): %s\n" % (len(gold), " ".join(w for w, _ in gold)))
     out.append("PRD (%d): %s\n" % (len(words), " ".join(words)))
     out.append("\n")
-  _write_atomically(path, "".join(out))
+  fileio.write_text_atomically(path, "".join(out))
 
 
 def run(token_path, label_path, answer_path, output_dir, do_lower_case=False, debug=False, log=print):
