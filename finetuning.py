@@ -181,13 +181,23 @@ def write_features(path, spec, features):
   return count
 
 
-def input_fn_builder(input_file, spec, is_training, drop_remainder):
+def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding=False):
   """The runtime input_fn over a TFRecord file of `spec`'s features.
 
   Training: repeated, shuffled with a buffer of 100 as the original (seeded by params["seed"], so a resumed run
   sees the batches an uninterrupted one would), batches of params["batch_size"] with the remainder dropped.
   Evaluation and prediction: the file once, in order.
+
+  `trim_padding`: cut each batch's sequence features (those whose length --max_seq_length sets) to the longest
+  `input_mask` in the batch, as a data collator pads per batch. BERT's outputs at real positions do not depend on
+  the padding after them, so this only saves work, wherever nothing is computed at padded positions (prediction;
+  training with a loss that ignores padding).
   """
+  sequence_features = [name for name, _, _, hint in spec.fields if hint == "--max_seq_length"]
+
+  def trim(batch):
+    width = tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1))
+    return {name: t[:, :width] if name in sequence_features else t for name, t in batch.items()}
 
   def input_fn(params):
     d = tf.data.TFRecordDataset(input_file)
@@ -196,6 +206,8 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder):
       d = d.shuffle(buffer_size=100, seed=params.get("seed"))
     d = d.map(spec.parse, num_parallel_calls=2, deterministic=True)
     d = d.batch(params["batch_size"], drop_remainder=drop_remainder)
+    if trim_padding:
+      d = d.map(trim, deterministic=True)
     return d.prefetch(2)
 
   return input_fn
@@ -324,7 +336,7 @@ class Driver(object):
     """False on the non-chief workers of a multi-worker run: they train, but evaluate, predict and write nothing."""
     return self.runner.is_chief
 
-  def train(self, input_file, spec, num_examples):
+  def train(self, input_file, spec, num_examples, trim_padding=False):
     """Trains for the flags' epochs over `num_examples` examples written to `input_file`."""
     fv = self.fv
     num_train_steps, num_warmup_steps = train_steps(num_examples, fv)
@@ -333,7 +345,8 @@ class Driver(object):
     logging.info("  Num examples = %d", num_examples)
     logging.info("  Batch size = %d", fv.train_batch_size)
     logging.info("  Num steps = %d", num_train_steps)
-    return self.runner.train(input_fn_builder(input_file, spec, is_training=True, drop_remainder=True),
+    return self.runner.train(input_fn_builder(input_file, spec, is_training=True, drop_remainder=True,
+                                              trim_padding=trim_padding),
                         max_steps=num_train_steps, init_checkpoint=fv.init_checkpoint)
 
   def evaluate(self, input_file, spec, num_examples, name=None):
@@ -345,14 +358,19 @@ class Driver(object):
     return self.runner.evaluate(input_fn_builder(input_file, spec, is_training=False, drop_remainder=False),
                                   init_checkpoint=fv.init_checkpoint, name=name)
 
-  def predict(self, input_file, spec, num_examples):
-    """Yields one prediction dict per example of the file, in order (nothing on a non-chief worker)."""
+  def predict(self, input_file, spec, num_examples, trim_padding=True):
+    """Yields one prediction dict per example of the file, in order (nothing on a non-chief worker).
+
+    Batches are cut to their longest sequence (see `input_fn_builder`); a model_fn whose predictions at real
+    positions depend on the padding passes trim_padding=False.
+    """
     fv = self.fv
     logging.info("***** Running prediction*****")
     logging.info("  Num examples = %d", num_examples)
     logging.info("  Batch size = %d", fv.predict_batch_size)
-    return self.runner.predict(input_fn_builder(input_file, spec, is_training=False, drop_remainder=False),
-                                 init_checkpoint=fv.init_checkpoint)
+    return self.runner.predict(input_fn_builder(input_file, spec, is_training=False, drop_remainder=False,
+                                                trim_padding=trim_padding),
+                               init_checkpoint=fv.init_checkpoint)
 
 
 def output_path(fv, name):

@@ -304,7 +304,7 @@ def create_model(bert_config, is_training, features, num_labels, compute_type):
       compute_type=compute_type)
   output_layer = model.get_sequence_output()
   hidden_size = output_layer.shape[-1]
-  seq_length = output_layer.shape[1]
+  seq_length = modeling.get_shape_list(output_layer)[1]  # dynamic where batches are cut to their longest
   output_weights = tf.compat.v1.get_variable(
       "output_weights", [num_labels, hidden_size],
       initializer=tf.compat.v1.truncated_normal_initializer(stddev=0.02))
@@ -435,7 +435,8 @@ class NerRun(object):
   def train(self):
     self.write_label_map()
     path, features, _, _ = self.convert("train", self.sentences["train"])
-    self.driver.train(path, self.spec, len(features))
+    # The original's summed loss counts the padded positions too: only the modern loss may cut the padding.
+    self.driver.train(path, self.spec, len(features), trim_padding=self.fv.ner_loss != "sum")
 
   def predictions(self, path, features, windows, pieces):
     """(token lines, label lines) of the model's predictions on a converted set."""
