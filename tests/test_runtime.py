@@ -232,3 +232,22 @@ def test_configuration_errors(monkeypatch):
   monkeypatch.setenv("TF_CONFIG", "{not json")
   with pytest.raises(errors.UserError, match="TF_CONFIG is not valid JSON"):
     runtime._Distribution(runtime.RunConfig("x"))  # pylint: disable=protected-access
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns(tmp_path, monkeypatch, caplog):
+  avx2_only = tmp_path / "cpuinfo_avx2"
+  avx2_only.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+  with_bf16 = tmp_path / "cpuinfo_bf16"
+  with_bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+  assert runtime.cpu_has_native_bf16(str(avx2_only)) is False
+  assert runtime.cpu_has_native_bf16(str(with_bf16)) is True
+  assert runtime.cpu_has_native_bf16(str(tmp_path / "missing")) is None
+
+  monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+  caplog.set_level(std_logging.WARNING)
+  runtime._Distribution(runtime.RunConfig(str(tmp_path), precision="bf16"))  # pylint: disable=protected-access
+  warnings = [r for r in caplog.records if "without native bfloat16" in r.getMessage()]
+  assert len(warnings) == 1 and "slower than fp32" in warnings[0].getMessage()
+  caplog.clear()
+  runtime._Distribution(runtime.RunConfig(str(tmp_path), precision="fp32"))  # pylint: disable=protected-access
+  assert not [r for r in caplog.records if "bfloat16" in r.getMessage()]
