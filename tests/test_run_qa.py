@@ -396,3 +396,43 @@ python biocodes/bioasq_eval.py -phaseB -e 5 {root}/golden.json {chain}/BioASQfor
   answers = json.loads((chain / "BioASQform_BioASQ-answer.json").read_text())["questions"]
   assert [q["id"] for q in answers] == list(golden)
   assert all(len(q["exact_answer"]) <= 5 for q in answers)
+
+
+def test_fine_tuned_model_converts_to_transformers_with_the_same_predictions(trained, tmp_path):
+  """convert_checkpoint tf_to_hf --task=qa; BertForQuestionAnswering's logits give run_qa's n-best files."""
+  torch = pytest.importorskip("torch")
+  transformers = pytest.importorskip("transformers")
+  root, out, _ = trained
+  hf_dir = tmp_path / "hf"
+  result = subprocess.run([sys.executable, "convert_checkpoint.py", "tf_to_hf",
+                           "--init_checkpoint=" + tf.train.latest_checkpoint(str(out)),
+                           "--bert_config_file=" + str(root / "bert_config.json"),
+                           "--vocab_file=" + str(root / "vocab.txt"), "--output_dir=" + str(hf_dir), "--task=qa"],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+  assert result.returncode == 0, result.stderr[-3000:]
+  model = transformers.BertForQuestionAnswering.from_pretrained(str(hf_dir)).eval()
+  tokenizer = tokenization.FullTokenizer(str(root / "vocab.txt"), do_lower_case=True)
+  examples = run_qa.read_squad_examples(str(root / "train_v2.json"), is_training=False)
+  features = list(run_qa.convert_examples_to_features(examples, tokenizer, 96, 32, 24, is_training=False))
+  results = []
+  for i in range(0, len(features), 32):
+    batch = {name: torch.tensor([f.values[key] for f in features[i:i + 32]])
+             for name, key in (("input_ids", "input_ids"), ("attention_mask", "input_mask"),
+                               ("token_type_ids", "segment_ids"))}
+    with torch.no_grad():
+      output = model(**batch)
+    for f, start, end in zip(features[i:i + 32], output.start_logits, output.end_logits):
+      results.append(run_qa.RawResult(f.unique_id, start.tolist(), end.tolist()))
+  fv = collections.namedtuple("Flags", ["output_dir", "n_best_size", "max_answer_length", "do_lower_case",
+                                        "version_2_with_negative", "verbose_logging", "null_score_diff_threshold"])(
+                                            str(tmp_path), 20, 30, True, True, False, 0.0)
+  run_qa.write_predictions(examples, features, results, fv)
+  ours = json.loads((out / "nbest_predictions.json").read_text())
+  theirs = json.loads((tmp_path / "nbest_predictions.json").read_text())
+  same_best = sum(ours[q][0]["text"] == theirs[q][0]["text"] for q in ours)
+  assert same_best >= 0.97 * len(ours), (same_best, len(ours))
+  for qid in ours:
+    if [e["text"] for e in ours[qid]] == [e["text"] for e in theirs[qid]]:
+      for a, b in zip(ours[qid], theirs[qid]):
+        assert a["start_logit"] == pytest.approx(b["start_logit"], abs=1e-4)
+        assert a["end_logit"] == pytest.approx(b["end_logit"], abs=1e-4)
