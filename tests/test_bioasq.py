@@ -113,8 +113,8 @@ HAND_MADE_CASES = [
           _q(2, "factoid", [["f"]]))),
     ("unicode", _set(_q(1, "factoid", [["α-synuclein"]]), _q(2, "factoid", [["CAFÉ"]]),
                      _q(3, "list", [["ΣΟΣ"], ["naïve T cells"]]), _q(4, "factoid", [["β2-microglobulin"]])), _set(
-        _q(1, "factoid", [["Α-SYNUCLEIN"]]), _q(2, "factoid", [["café"]]), _q(3, "list", [["σος"], ["naive T cells"]]),
-        _q(4, "factoid", [["β2-Microglobulin"]]))),
+        _q(1, "factoid", [["Α-SYNUCLEIN"]]), _q(2, "factoid", [["café"]]),
+        _q(3, "list", [["σος"], ["naive T cells"]]), _q(4, "factoid", [["β2-Microglobulin"]]))),
     ("numbers_as_answers", _set(_q(1, "factoid", [["5"]]), _q(2, "factoid", [[12]]), _q(3, "list", [[1.5], ["2"]])),
      _set(_q(1, "factoid", [[5]]), _q(2, "factoid", [["12"]]), _q(3, "list", [["1.5"], [2]]))),
     ("key_order_and_other_fields", _set(

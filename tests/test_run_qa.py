@@ -144,7 +144,8 @@ def test_reading_the_fixture():
 @pytest.mark.parametrize("data, is_training, v2, match", [
     ({"version": "1.1"}, False, False, "no \"data\" list"),
     ({"data": [{"paragraphs": [{"context": "a b", "qas": [{"id": "q1", "question": "?", "answers": [
-        {"text": "a", "answer_start": 0}, {"text": "b", "answer_start": 2}]}]}]}]}, True, False, "question q1: 2 answers; for training, each question should have exactly 1 answer"),
+        {"text": "a", "answer_start": 0}, {"text": "b", "answer_start": 2}]}]}]}]}, True, False,
+     "question q1: 2 answers; for training, each question should have exactly 1 answer"),
     (_squad(("a b c", [("q1", "?", "c d", 4)])), True, False, "answer_start=4 and the 3-character text 'c d' "
      "point outside the 5-character context"),
     (_squad(("a b c", [("q1", "?", "a", -1)])), True, False, "point outside"),
