@@ -56,8 +56,8 @@ Differences from the evaluator, on purpose:
   * A file that is missing, not JSON, without a "questions" list, or with an answer in a shape the evaluator would
     stop on with a Java exception (a factoid given as a list of strings, a yes/no answer given as a list, a
     question without an id, ...) is one `error: ...` line naming the file and the question, exit status 2. So is
-    a system file that answers none of the golden questions (a file for another question set): the evaluator
-    printed zeros.
+    a system file that answers none of the golden questions (a file for another question set), on which the
+    evaluator stopped with a NullPointerException (with -e 9 it printed zeros).
   * The line of numbers ends with a newline (the evaluator printed none). Only phase B is implemented; `-e`
     defaults to 5 (the evaluator's default, 2, is the BioASQ 1-2 answer format, not supported here).
   * Files are read as UTF-8 (the evaluator used the platform's charset).
