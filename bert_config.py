@@ -20,7 +20,9 @@ vocabulary a run will feed it).
 
 import collections
 import copy
+import difflib
 import json
+import sys
 
 import errors
 
@@ -42,6 +44,16 @@ _CONFIG_DEFAULTS = collections.OrderedDict([
 
 # Every field of a Google bert_config.json, in the order the constructor declares them.
 FIELDS = ("vocab_size",) + tuple(_CONFIG_DEFAULTS)
+
+# Keys other writers put in a bert_config.json (Hugging Face's config.json fields, NVIDIA's, ours): not BERT's,
+# and read by nothing here, but harmless.
+KNOWN_OTHER_KEYS = frozenset([
+    "architectures", "model_type", "layer_norm_eps", "pad_token_id", "position_embedding_type", "torch_dtype",
+    "dtype", "transformers_version", "use_cache", "classifier_dropout", "gradient_checkpointing", "directionality",
+    "pooler_fc_size", "pooler_num_attention_heads", "pooler_num_fc_layers", "pooler_size_per_head",
+    "pooler_type", "output_past", "id2label", "label2id", "bos_token_id", "eos_token_id", "is_decoder",
+    "add_cross_attention", "tokenizer_class", "do_lower_case",
+])
 
 _INT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                "max_position_embeddings", "type_vocab_size")
@@ -133,6 +145,7 @@ class BertConfig(object):
     if not isinstance(json_object, dict):
       raise errors.UserError("%s: BERT config must be a JSON object, got %s" %
                              (json_file, type(json_object).__name__))
+    _check_keys(json_object, json_file)
     if require_all_fields:
       missing = [key for key in FIELDS if key not in json_object]
       if missing:
@@ -140,6 +153,12 @@ class BertConfig(object):
     config = cls.from_dict(json_object)
     config.validate(source=json_file)
     return config
+
+  def feature_limits(self, source="--bert_config_file"):
+    """{feature name: (limit, what)}: the ids the embedding tables can look up (see tfrecord_io.check_example_file)."""
+    vocab = (self.vocab_size, "vocab_size=%d in %s" % (self.vocab_size, source))
+    return {"input_ids": vocab, "masked_lm_ids": vocab,
+            "segment_ids": (self.type_vocab_size, "type_vocab_size=%d in %s" % (self.type_vocab_size, source))}
 
   def check_inputs(self, max_seq_length=None, vocab_size=None, source="--bert_config_file"):
     """Checks that sequences of `max_seq_length` and ids from a vocabulary of `vocab_size` entries fit the model.
@@ -192,6 +211,21 @@ class BertConfig(object):
   def to_json_string(self):
     """Serializes this instance to a JSON string."""
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def _check_keys(json_object, source):
+  """A misspelt field (the default would be used silently) is an error; other unknown keys are a warning."""
+  unknown = [key for key in json_object if key not in FIELDS and key not in KNOWN_OTHER_KEYS]
+  ignored = []
+  for key in unknown:
+    close = [f for f in difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.8) if f not in json_object]
+    if close:
+      raise errors.UserError("%s: unknown key %r: did you mean %r? (without it the default %s=%r is used)" % (
+          source, key, close[0], close[0], _CONFIG_DEFAULTS.get(close[0], "(none)")))
+    ignored.append(key)
+  if ignored:
+    sys.stderr.write("warning: %s: unknown key(s) %s ignored (not BERT config fields)\n" % (
+        source, ", ".join(repr(k) for k in ignored)))
 
 
 def _one_line(exception):

@@ -19,7 +19,14 @@
     is written as a hidden temporary file beside the target and renamed over it; on an error the temporary file
     is removed and an existing target is left untouched. The file gets the permissions any other file the user
     writes gets (the umask), not the 0600 of a temporary file.
-  * `atomic_folder(target, overwrite)`: the same for a whole folder.
+  * `atomic_folder(target, overwrite, inputs)`: the same for a whole folder.
+  * Temporary names carry the writer's process id (`.<name>.partial-<pid>-<random>`): `remove_stale_temp_files`
+    removes those whose process is gone (left by a kill -9), and TensorFlow's own leftovers (`*.tempstate*` of an
+    interrupted checkpoint write, `checkpoint.tmp*`).
+  * `refuse_overwriting_inputs(output, inputs)`: an output that is, or contains, one of the run's inputs is an
+    error, so that a run never replaces what it reads.
+  * A write that fails (a folder that cannot be written, an output name that is a folder, a full disk) is one
+    `errors.UserError` naming the path and the OS reason, and leaves nothing behind.
   * `progress_bar(...)`: a tqdm bar on a terminal, a silent stand-in otherwise (logs, CI).
 
 Paths with a scheme (`gs://...`) go through `tf.io.gfile`; TensorFlow is imported only for those, so tools that
@@ -29,6 +36,7 @@ do not need it (corpus preparation, the vocabulary builder, the evaluators) stay
 import contextlib
 import glob
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -36,6 +44,13 @@ import tempfile
 import errors
 
 PARTIAL_MARKER = ".partial-"
+
+# Temporary names of other writers: TensorFlow's checkpoint bundles (`<file>.tempstate<n>`) and state files
+# (`checkpoint.tmp<uuid>`), and the `<file>.tmp-<pid>` of earlier versions of these tools.
+_FOREIGN_TEMP_NAME = re.compile(r"(\.tempstate\d*$|\.tempstate\d*\W|\.tmp[0-9a-f]{32}$|\.tmp-\d+)")
+# `.<name>.partial-<pid>-<random>` (files) or `.<name>.partial-<pid>` / `.<name>.partial-<pid>-<random>`
+# (folders); the pid tells whether the writer still runs.
+_PARTIAL_PID = re.compile(r"^\..*\.partial-(\d+)(-|$)")
 
 
 def is_remote(path):
@@ -49,9 +64,96 @@ def _gfile():
 
 
 def is_partial_name(path):
-  """True for the temporary names of this project's atomic writers (never an input)."""
-  name = os.path.basename(path)
-  return name.startswith(".") and PARTIAL_MARKER in name
+  """True for temporary names (never an input): this project's atomic writers', TensorFlow's checkpoint writer's."""
+  name = os.path.basename(path.rstrip("/"))
+  return (name.startswith(".") and PARTIAL_MARKER in name) or bool(_FOREIGN_TEMP_NAME.search(name))
+
+
+def _process_alive(pid):
+  if pid == os.getpid():
+    return True
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except OSError:
+    return True  # another user's process
+  return True
+
+
+def stale_temp_files(folder, tensorflow_temps=True):
+  """The temporary files and folders in `folder` whose writer is gone (see the module docstring), sorted.
+
+  `tensorflow_temps`: also TensorFlow's `*.tempstate*` and `checkpoint.tmp*` files, which name no process; only
+  the owner of the folder (a training run in its output_dir) should remove those.
+  """
+  if is_remote(folder) or not os.path.isdir(folder):
+    return []
+  stale = []
+  for name in sorted(os.listdir(folder)):
+    match = _PARTIAL_PID.match(name)
+    if match:
+      if not _process_alive(int(match.group(1))):
+        stale.append(os.path.join(folder, name))
+    elif name.startswith(".") and PARTIAL_MARKER in name:
+      stale.append(os.path.join(folder, name))  # written before names carried the pid
+    elif tensorflow_temps and _FOREIGN_TEMP_NAME.search(name):
+      stale.append(os.path.join(folder, name))
+  return stale
+
+
+def remove_stale_temp_files(folder, tensorflow_temps=True):
+  """Removes `stale_temp_files(folder)`; returns the removed paths."""
+  removed = []
+  for path in stale_temp_files(folder, tensorflow_temps):
+    try:
+      if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+      removed.append(path)
+    except OSError:
+      pass
+  return removed
+
+
+def _remove_stale_partials_of(path):
+  """Removes the temporary files of earlier, killed writers of the same local target `path`."""
+  folder = os.path.dirname(os.path.abspath(path))
+  prefix = "." + os.path.basename(path) + PARTIAL_MARKER
+  for stale in stale_temp_files(folder, tensorflow_temps=False):
+    if os.path.basename(stale).startswith(prefix):
+      try:
+        if os.path.isdir(stale):
+          shutil.rmtree(stale)
+        else:
+          os.remove(stale)
+      except OSError:
+        pass
+
+
+def _inside(path, folder):
+  return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def refuse_overwriting_inputs(output, inputs, flag="--output_dir"):
+  """Raises UserError when the output `output` is, or contains, one of `inputs` (files or folders).
+
+  Args:
+    output: the file or folder a tool is about to write (or replace).
+    inputs: the paths it reads (None entries are ignored).
+    flag: the output's flag, for the message.
+  """
+  if not output or is_remote(output):
+    return
+  target = os.path.realpath(output)
+  for item in inputs:
+    if not item or is_remote(item):
+      continue
+    source = os.path.realpath(item)
+    if _inside(source, target):
+      raise errors.UserError("%s=%s %s the input %s; write the output elsewhere" % (
+          flag, output, "is" if source == target else "contains", item))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -113,8 +215,40 @@ def _os_reason(e):
   return e.strerror or str(e)
 
 
+def check_output_file(path, flag="--output_file"):
+  """Fails early, before any work, where the output file `path` could not be written at the end.
+
+  Missing folders are not created here (the writer creates them); the nearest existing one is tried instead.
+
+  Raises:
+    errors.UserError: `path` is a folder, or no file can be created where it goes (naming both and the reason).
+  """
+  if not path or is_remote(path):
+    return
+  if os.path.isdir(path):
+    raise errors.UserError("%s=%s: is a directory" % (flag, path))
+  folder = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(folder):
+    folder = os.path.dirname(folder)
+  try:
+    if not os.path.isdir(folder):
+      raise NotADirectoryError(20, "Not a directory", folder)
+    probe = tempfile.mkdtemp(prefix=_partial_prefix(path), dir=folder)
+    os.rmdir(probe)
+  except OSError as e:
+    raise errors.UserError("%s=%s: cannot create it: %s%s" % (
+        flag, path, "%s: " % folder if folder != os.path.dirname(os.path.abspath(path)) else "",
+        _os_reason(e))) from None
+
+
+def _partial_prefix(path):
+  return "." + os.path.basename(path) + PARTIAL_MARKER + "%d-" % os.getpid()
+
+
 def new_partial_file(path):
   """Creates a hidden temporary file beside local `path`; returns (fd, temp_path). Missing folders are made.
+
+  Temporary files of earlier writers of `path` that were killed are removed first.
 
   Raises:
     errors.UserError: `path` is a folder, or its folder cannot be written (naming the path and the OS reason).
@@ -124,7 +258,8 @@ def new_partial_file(path):
   folder = os.path.dirname(os.path.abspath(path))
   try:
     os.makedirs(folder, exist_ok=True)
-    return tempfile.mkstemp(prefix="." + os.path.basename(path) + PARTIAL_MARKER, dir=folder)
+    _remove_stale_partials_of(path)
+    return tempfile.mkstemp(prefix=_partial_prefix(path), dir=folder)
   except OSError as e:
     raise errors.UserError("output file %s: cannot create it: %s" % (path, _os_reason(e))) from e
 
@@ -134,8 +269,12 @@ def commit_partial_file(temp_path, path):
   if is_remote(path):
     _gfile().rename(temp_path, path, overwrite=True)
     return
-  os.chmod(temp_path, 0o666 & ~_umask())
-  os.replace(temp_path, path)
+  try:
+    os.chmod(temp_path, 0o666 & ~_umask())
+    os.replace(temp_path, path)
+  except OSError as e:
+    discard_partial_file(temp_path)
+    raise errors.UserError("output file %s: %s" % (path, _os_reason(e))) from e
 
 
 def discard_partial_file(temp_path):
@@ -175,6 +314,8 @@ def atomic_output(path, mode="w", encoding="utf-8"):
     commit_partial_file(temp, path)
   except OSError as e:
     discard_partial_file(temp)
+    if getattr(e, "filename", None) not in (None, temp, path):
+      raise  # about another file (an input read inside the block)
     raise errors.UserError("output file %s: %s" % (path, _os_reason(e))) from e
   except BaseException:
     discard_partial_file(temp)
@@ -187,25 +328,47 @@ def write_text_atomically(path, text):
     f.write(text)
 
 
+def _ordinary_permissions(folder):
+  """The umask's permissions for `folder` and everything in it.
+
+  mkdtemp makes the folder private, and some writers (safetensors) create their files 0600; an output folder is
+  an ordinary folder of ordinary files.
+  """
+  mask = _umask()
+  os.chmod(folder, 0o777 & ~mask)
+  for root, dirs, names in os.walk(folder):
+    for name in dirs:
+      os.chmod(os.path.join(root, name), 0o777 & ~mask)
+    for name in names:
+      path = os.path.join(root, name)
+      if os.path.isfile(path) and not os.path.islink(path):
+        executable = os.stat(path).st_mode & 0o111
+        os.chmod(path, (0o777 if executable else 0o666) & ~mask)
+
+
 class atomic_folder(object):  # pylint: disable=invalid-name
   """Context manager: fills a hidden temporary folder beside `target`, renamed into place only on success.
 
-    with fileio.atomic_folder(output_dir, overwrite=False) as folder:
+    with fileio.atomic_folder(output_dir, overwrite=False, inputs=[checkpoint, vocab_file]) as folder:
       ...write files into folder...
 
   An existing non-empty `target` is an error unless `overwrite`; it is then replaced only once the new folder is
-  complete. On an error the temporary folder is removed and `target` is left as it was.
+  complete. A `target` that is, or contains, one of `inputs` is an error even with `overwrite`. On an error
+  (an OS error inside the block becomes a UserError naming the target) the temporary folder is removed and
+  `target` is left as it was.
   """
 
-  def __init__(self, target, overwrite=False, flag="--output_dir"):
+  def __init__(self, target, overwrite=False, flag="--output_dir", inputs=()):
     if not target:
       raise errors.UserError("%s is required" % flag)
     self.target = os.path.abspath(target)
     self.overwrite = overwrite
     self.flag = flag
+    self.inputs = [p for p in inputs if p]
     self.path = None
 
   def __enter__(self):
+    refuse_overwriting_inputs(self.target, self.inputs, self.flag)
     if os.path.exists(self.target):
       if not os.path.isdir(self.target):
         raise errors.UserError("%s %s exists and is not a folder" % (self.flag, self.target))
@@ -214,7 +377,8 @@ class atomic_folder(object):  # pylint: disable=invalid-name
     parent = os.path.dirname(self.target)
     try:
       os.makedirs(parent, exist_ok=True)
-      self.path = tempfile.mkdtemp(prefix="." + os.path.basename(self.target) + PARTIAL_MARKER, dir=parent)
+      _remove_stale_partials_of(self.target)
+      self.path = tempfile.mkdtemp(prefix=_partial_prefix(self.target), dir=parent)
     except OSError as e:
       raise errors.UserError("%s %s: cannot create it: %s" % (self.flag, self.target, _os_reason(e))) from e
     return self.path
@@ -222,16 +386,24 @@ class atomic_folder(object):  # pylint: disable=invalid-name
   def __exit__(self, exc_type, exc, tb):
     if exc_type is not None:
       shutil.rmtree(self.path, ignore_errors=True)
+      if issubclass(exc_type, OSError):
+        name = os.path.basename(str(exc.filename)) if getattr(exc, "filename", None) else None
+        raise errors.UserError("%s %s: %s%s" % (
+            self.flag, self.target, "writing %s: " % name if name else "", _os_reason(exc))) from exc
       return False
-    os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes it private; an output folder is an ordinary folder
-    if os.path.exists(self.target):
-      backup = tempfile.mkdtemp(prefix="." + os.path.basename(self.target) + ".old-", dir=os.path.dirname(self.target))
-      os.rmdir(backup)
-      os.rename(self.target, backup)
-      os.rename(self.path, self.target)
-      shutil.rmtree(backup, ignore_errors=True)
-    else:
-      os.rename(self.path, self.target)
+    try:
+      _ordinary_permissions(self.path)
+      if os.path.exists(self.target):
+        backup = tempfile.mkdtemp(prefix=_partial_prefix(self.target) + "old-", dir=os.path.dirname(self.target))
+        os.rmdir(backup)
+        os.rename(self.target, backup)
+        os.rename(self.path, self.target)
+        shutil.rmtree(backup, ignore_errors=True)
+      else:
+        os.rename(self.path, self.target)
+    except OSError as e:
+      shutil.rmtree(self.path, ignore_errors=True)
+      raise errors.UserError("%s %s: %s" % (self.flag, self.target, _os_reason(e))) from e
     return False
 
 

@@ -488,22 +488,37 @@ class RecordWriter(_CommitOrAbort):
     if len(self._pending) >= self.batch_size:
       self.flush()
 
+  def _failed(self, e):
+    """The UserError of a failed write (a full disk, an I/O error): the temporary file is removed."""
+    self.abort()
+    return errors.UserError("output file %s: %s" % (self.path, getattr(e, "strerror", None) or e))
+
   def write_framed(self, data, num_records):
     """Appends already framed bytes (from `frame_records`) holding `num_records` records."""
     self.flush()
-    self._file.write(data)
+    try:
+      self._file.write(data)
+    except OSError as e:
+      raise self._failed(e) from e
     self._count += num_records
 
   def flush(self):
     if self._pending:
-      self._file.write(frame_records(self._pending))
+      try:
+        self._file.write(frame_records(self._pending))
+      except OSError as e:
+        raise self._failed(e) from e
       self._pending = []
 
   def finish(self):
     """Flushes and closes the temporary file (first phase of `close`)."""
     if self._file is not None:
       self.flush()
-      self._file.close()
+      try:
+        self._file.close()
+      except OSError as e:
+        self._file = None
+        raise self._failed(e) from e
       self._file = None
 
   def commit(self):
@@ -524,7 +539,10 @@ class RecordWriter(_CommitOrAbort):
     self._closed = True
     try:
       if self._file is not None:
-        self._file.close()
+        try:
+          self._file.close()
+        except OSError:
+          pass  # a full disk refuses the final flush too
         self._file = None
     finally:
       fileio.discard_partial_file(self._temp)
@@ -651,7 +669,7 @@ def _verified(path, first_index, payloads, expected):
   return payloads
 
 
-def check_example_file(path, expected, num_records=1, allow_empty=False):
+def check_example_file(path, expected, num_records=1, allow_empty=False, limits=None):
   """Checks that the first records of a TFRecord file of Examples have the features a reader expects.
 
   Args:
@@ -660,12 +678,15 @@ def check_example_file(path, expected, num_records=1, allow_empty=False):
       (None: any); hint the flag that sets the length, named in the error (e.g. "--max_seq_length"), or None.
     num_records: how many records to check.
     allow_empty: a file with no record passes (otherwise it is an error).
+    limits: {feature name: (limit, what)}: the feature's values must lie in [0, limit), `what` naming the limit's
+      source in the error (e.g. "vocab_size=60 in bert_config.json"); an id beyond a model's embedding table
+      fails mid-run on a CPU and is silently read as zeros on a GPU.
 
   Returns:
     The number of records checked.
 
   Raises:
-    errors.UserError: one line naming the file, the record, the feature and both lengths.
+    errors.UserError: one line naming the file, the record, the feature and both sides.
   """
   checked = 0
   for record in read_records(path, limit=num_records):
@@ -690,9 +711,34 @@ def check_example_file(path, expected, num_records=1, allow_empty=False):
                                                                   hint, len(values)))
         raise errors.UserError("TFRecord file %s: record %d: feature %r holds %d values, expected %d"
                                % (path, checked, name, len(values), length))
+    for name, (limit, what) in (limits or {}).items():
+      values = features.get(name, (None, []))[1]
+      if values and (max(values) >= limit or min(values) < 0):
+        bad = max(values) if max(values) >= limit else min(values)
+        raise errors.UserError(
+            "TFRecord file %s: record %d: feature %r holds %d, outside the model's range [0, %d) set by %s: the "
+            "data was made for another model (vocabulary or config)" % (path, checked, name, bad, limit, what))
   if checked == 0 and not allow_empty:
     raise errors.UserError("TFRecord file %s: holds no records" % path)
   return checked
+
+
+def find_bad_record(paths):
+  """Reads every record of `paths` in full: the one-line message of the first truncated, corrupt or unparsable
+  record (naming the file and the record), or None when all are sound.
+
+  Used after TensorFlow's reader reported a DataLossError, whose message names neither.
+  """
+  for path in paths:
+    try:
+      for index, record in enumerate(read_records(path)):
+        try:
+          parse_example(record)
+        except ValueError as e:
+          return "TFRecord file %s: record %d: %s" % (path, index + 1, e)
+    except errors.UserError as e:
+      return str(e)
+  return None
 
 
 class FeatureSpec(object):
@@ -734,10 +780,11 @@ class FeatureSpec(object):
         writer.write(self.encode(features))
       return writer.num_records
 
-  def check(self, path, allow_empty=False):
-    """Checks the first record of `path` against the spec (see `check_example_file`)."""
+  def check(self, path, allow_empty=False, limits=None, num_records=1):
+    """Checks the first `num_records` records of `path` against the spec (see `check_example_file`)."""
     return check_example_file(path, {name: (kind, length, hint) for name, kind, length, hint in self.fields},
-                              allow_empty=allow_empty)
+                              num_records=num_records, allow_empty=allow_empty,
+                              limits={k: v for k, v in (limits or {}).items() if k in self.names})
 
   def parse(self, serialized):
     """A dict of tensors from one serialized Example (TensorFlow ops); int64 features are cast to int32."""

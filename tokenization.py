@@ -51,6 +51,7 @@ Unlike the original, a vocabulary file that is missing, empty or holds the same 
 import collections
 import os
 import re
+import sys
 import unicodedata
 
 import errors
@@ -68,8 +69,7 @@ def vocab_looks_cased(vocab_file):
   An uncased vocabulary has (almost) no entries with upper-case letters besides the bracketed specials; a cased
   one has thousands. Lower-casing text for a cased vocabulary makes every upper-case piece unreachable.
   """
-  with open(vocab_file, "r", encoding="utf-8", errors="ignore") as f:
-    tokens = [line.strip() for line in f]
+  tokens = [line.strip() for line in _read_vocab_bytes(vocab_file).decode("utf-8", "ignore").split("\n")]
   special = re.compile(r"^\[[A-Za-z0-9_]+\]$")
   upper = sum(1 for t in tokens if not special.match(t) and any(c.isupper() for c in t))
   return upper > 0.01 * max(len(tokens), 1)
@@ -208,6 +208,29 @@ def load_vocab(vocab_file, allow_duplicates=False):
   return vocab
 
 
+def check_blank_lines(vocab, vocab_file):
+  """A blank line inside a vocabulary is an error; a blank last line is a warning.
+
+  The original reader gives a blank line an id of its own (the token ""), so one inserted by an edit moves every
+  later token to the next row of the model's embedding table, silently. A blank last line moves nothing.
+
+  Raises:
+    errors.UserError: naming the file, the line and the token after it.
+  """
+  if "" not in vocab:
+    return
+  index = vocab[""]
+  after = [token for token, i in vocab.items() if i == index + 1]
+  if not after:
+    sys.stderr.write("warning: vocab file %s: its last line (%d) is blank; it takes an id but shifts no token\n" %
+                     (vocab_file, index + 1))
+    return
+  raise errors.UserError(
+      "vocab file %s: line %d is blank, so every later token gets an id one higher than without it (%r on line %d "
+      "gets id %d); delete the line, or, if the model was trained with this very file, put a placeholder token "
+      "(such as [unused_blank]) on it" % (vocab_file, index + 1, after[0], index + 2, index + 1))
+
+
 def convert_by_vocab(vocab, items):
   """Maps each item through `vocab` (a plain lookup: an unknown item raises KeyError)."""
   return [vocab[item] for item in items]
@@ -239,6 +262,7 @@ class FullTokenizer(object):
 
   def __init__(self, vocab_file, do_lower_case=True):
     self.vocab = load_vocab(vocab_file)
+    check_blank_lines(self.vocab, vocab_file)
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
