@@ -44,6 +44,9 @@ import tokenization
 
 FLAGS = flags.FLAGS
 
+# Records of a features file checked against the model before it is read (`Driver.check_features`).
+CHECKED_RECORDS = 1000
+
 # The original runners' common flags: name -> (kind, default, help). Runner-specific defaults override these.
 _COMMON_FLAGS = [
     ("bert_config_file", "string", None,
@@ -99,16 +102,26 @@ def define_flags(defaults=None, data_dir=True, tpu_name_flags=True, flag_values=
                     "Accept a --do_lower_case that contradicts the case of --vocab_file.", flag_values=fv)
 
 
-def check_flags(fv, do_flags=("do_train", "do_eval", "do_predict"), other_work=False):
+# The ranges of the common numeric flags (errors.check_ranges); a runner checks its own flags the same way.
+FLAG_RANGES = {
+    "max_seq_length": ">=3", "train_batch_size": ">=1", "eval_batch_size": ">=1", "predict_batch_size": ">=1",
+    "learning_rate": ">0", "num_train_epochs": ">0", "warmup_proportion": "[0,1]",
+}
+
+
+def check_flags(fv, do_flags=("do_train", "do_eval", "do_predict"), other_work=False, ranges=None):
   """The checks of the original runners, before any data is read; returns the BertConfig.
 
   `other_work`: the run has something to do besides the do_* flags (run_ner's --raw_text_file).
+  `ranges`: the runner's own numeric flags, {name: range} as `errors.check_ranges` takes them.
 
   Raises:
-    errors.UserError: TPUs asked for, no do_* flag set, a missing required flag, a vocabulary whose case
-      contradicts --do_lower_case, --max_seq_length beyond the model's positions.
+    errors.UserError: TPUs asked for, a numeric flag out of range, no do_* flag set, a missing required flag, a
+      vocabulary whose case contradicts --do_lower_case, a vocabulary larger than the model's vocab_size,
+      --max_seq_length beyond the model's positions, an --output_dir that cannot be written.
   """
-  runtime.check_no_tpu(fv.use_tpu)
+  runtime.check_flags(fv)
+  errors.check_ranges(fv, dict(FLAG_RANGES, **(ranges or {})))
   for name in ("bert_config_file", "vocab_file", "output_dir"):
     if not getattr(fv, name):
       raise errors.UserError("--%s is required" % name)
@@ -116,17 +129,10 @@ def check_flags(fv, do_flags=("do_train", "do_eval", "do_predict"), other_work=F
     raise errors.UserError("At least one of %s must be True." % ", ".join("`%s`" % name for name in do_flags))
   tokenization.resolve_do_lower_case(fv.do_lower_case, fv.vocab_file, fv.allow_case_mismatch)
   bert_config = modeling.BertConfig.from_json_file(fv.bert_config_file)
-  bert_config.check_inputs(max_seq_length=fv.max_seq_length, source=fv.bert_config_file)
-  for name in ("train_batch_size", "predict_batch_size") + (("eval_batch_size",) if "eval_batch_size" in fv else ()):
-    if getattr(fv, name) < 1:
-      raise errors.UserError("--%s=%d: must be at least 1" % (name, getattr(fv, name)))
-  if fv.do_train and fv.num_train_epochs <= 0:
-    raise errors.UserError("--num_train_epochs=%s: must be positive" % fv.num_train_epochs)
-  if not 0 <= fv.warmup_proportion <= 1:
-    raise errors.UserError("--warmup_proportion=%s: must be between 0 and 1" % fv.warmup_proportion)
-  if fv.learning_rate <= 0:
-    raise errors.UserError("--learning_rate=%s: must be positive" % fv.learning_rate)
-  tf.io.gfile.makedirs(fv.output_dir)
+  vocab = tokenization.load_vocab(fv.vocab_file)
+  tokenization.check_blank_lines(vocab, fv.vocab_file)
+  bert_config.check_inputs(max_seq_length=fv.max_seq_length, vocab_size=len(vocab), source=fv.bert_config_file)
+  runtime.make_output_dir(fv.output_dir)
   return bert_config
 
 
@@ -210,6 +216,7 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding
       d = d.map(trim, deterministic=True)
     return d.prefetch(2)
 
+  input_fn.input_files = [input_file]  # named by the runtime when a record turns out corrupt
   return input_fn
 
 
@@ -319,6 +326,7 @@ class Driver(object):
     self.model_fn_builder = model_fn_builder
     self.num_train_steps = 0
     self.num_warmup_steps = 0
+    self._bert_config = None
     self.runner = runtime.Runner(
         model_fn=self._model_fn,
         config=runtime.RunConfig.from_flags(fv),
@@ -326,6 +334,18 @@ class Driver(object):
         eval_batch_size=getattr(fv, "eval_batch_size", fv.predict_batch_size),
         predict_batch_size=fv.predict_batch_size,
         inference_needs_all_weights=True)
+
+  def check_features(self, input_file, spec):
+    """Checks the first records of a features file against the model: lengths, and ids its embeddings hold.
+
+    A segment id of 1 with type_vocab_size=1, or an id beyond vocab_size, fails mid-run on a CPU and reads
+    zeros on a GPU; here it is one line naming both sides.
+    """
+    fv = self.fv
+    if self._bert_config is None:
+      self._bert_config = modeling.BertConfig.from_json_file(fv.bert_config_file)
+    spec.check(input_file, allow_empty=True, limits=self._bert_config.feature_limits(fv.bert_config_file),
+               num_records=CHECKED_RECORDS)
 
   def _model_fn(self, features, mode, params):
     # Built when the graph is, so that train() can set the number of steps first.
@@ -339,6 +359,7 @@ class Driver(object):
   def train(self, input_file, spec, num_examples, trim_padding=False):
     """Trains for the flags' epochs over `num_examples` examples written to `input_file`."""
     fv = self.fv
+    self.check_features(input_file, spec)
     num_train_steps, num_warmup_steps = train_steps(num_examples, fv)
     self.num_train_steps, self.num_warmup_steps = num_train_steps, num_warmup_steps
     logging.info("***** Running training *****")
@@ -352,6 +373,7 @@ class Driver(object):
   def evaluate(self, input_file, spec, num_examples, name=None):
     """Evaluates over the whole file; returns the results (None on a non-chief worker)."""
     fv = self.fv
+    self.check_features(input_file, spec)
     logging.info("***** Running evaluation%s *****", " (%s)" % name if name else "")
     logging.info("  Num examples = %d", num_examples)
     logging.info("  Batch size = %d", getattr(fv, "eval_batch_size", fv.predict_batch_size))
@@ -365,6 +387,7 @@ class Driver(object):
     positions depend on the padding passes trim_padding=False.
     """
     fv = self.fv
+    self.check_features(input_file, spec)
     logging.info("***** Running prediction*****")
     logging.info("  Num examples = %d", num_examples)
     logging.info("  Batch size = %d", fv.predict_batch_size)

@@ -581,7 +581,7 @@ def main(_):
   fv = FLAGS
   if (fv.task_name or "").lower() != "ner":
     raise errors.UserError("--task_name=%s: run_ner.py knows only the task NER" % fv.task_name)
-  bert_config = finetuning.check_flags(fv, other_work=bool(fv.raw_text_file))
+  bert_config = finetuning.check_flags(fv, other_work=bool(fv.raw_text_file), ranges={"window_stride": ">=0"})
   run = NerRun(fv, bert_config)
   if fv.do_train:
     run.train()

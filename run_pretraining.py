@@ -290,26 +290,42 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_tr
     d = d.batch(batch_size, drop_remainder=True)
     return d.prefetch(2)
 
+  input_fn.input_files = list(input_files)  # named by the runtime when a record turns out corrupt
   return input_fn
 
 
-def check_input_files(input_files, max_seq_length, max_predictions_per_seq):
-  """Checks the first record of every file against the feature lengths the flags expect.
+# Records per input file whose ids are checked against the config before training (a data set made for another
+# vocabulary or with segment ids the config has no embedding for shows in its first records).
+CHECKED_RECORDS = 100
+
+# The numeric flags' ranges (errors.check_ranges); the runtime's are in runtime.FLAG_RANGES.
+FLAG_RANGES = {
+    "max_seq_length": ">=2", "max_predictions_per_seq": ">=1", "train_batch_size": ">=1", "eval_batch_size": ">=1",
+    "learning_rate": ">0", "num_train_steps": ">=1", "num_warmup_steps": ">=0", "max_eval_steps": ">=1",
+}
+
+
+def check_input_files(input_files, max_seq_length, max_predictions_per_seq, bert_config=None,
+                      config_source="--bert_config_file"):
+  """Checks the first records of every file against the feature lengths the flags expect and the config's ids.
 
   A file written with another --max_seq_length or --max_predictions_per_seq would otherwise fail deep inside
-  training with a parse error that names neither the file nor the lengths.
+  training with a parse error that names neither the file nor the lengths; ids beyond the config's vocab_size
+  or type_vocab_size would fail mid-run on a CPU and train on zero vectors on a GPU.
 
   Raises:
-    errors.UserError: naming the file, the feature and both lengths (or a missing feature, or an empty file).
+    errors.UserError: naming the file, the feature and both sides (or a missing feature, or an empty file).
   """
   spec = tfrecord_io.pretraining_features(max_seq_length, max_predictions_per_seq)
+  limits = bert_config.feature_limits(config_source) if bert_config is not None else None
   for path in input_files:
-    spec.check(path)
+    spec.check(path, limits=limits, num_records=CHECKED_RECORDS if limits else 1)
 
 
 def check_flags(fv):
   """The checks of the flags and inputs, before anything is built; returns (bert_config, input_files)."""
-  runtime.check_no_tpu(fv.use_tpu)
+  runtime.check_flags(fv)
+  errors.check_ranges(fv, FLAG_RANGES)
   if not fv.do_train and not fv.do_eval:
     raise errors.UserError("At least one of `do_train` or `do_eval` must be True.")
 
@@ -322,7 +338,7 @@ def check_flags(fv):
   logging.info("*** Input Files ***")
   for input_file in input_files:
     logging.info("  %s" % input_file)
-  check_input_files(input_files, fv.max_seq_length, fv.max_predictions_per_seq)
+  check_input_files(input_files, fv.max_seq_length, fv.max_predictions_per_seq, bert_config, fv.bert_config_file)
   return bert_config, input_files
 
 
@@ -330,7 +346,7 @@ def run(fv):
   """Pre-trains and/or evaluates as the flags in `fv` say."""
   bert_config, input_files = check_flags(fv)
   tf.compat.v1.disable_eager_execution()
-  tf.io.gfile.makedirs(fv.output_dir)
+  runtime.make_output_dir(fv.output_dir)
 
   model_fn = model_fn_builder(
       bert_config=bert_config,

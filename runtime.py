@@ -78,6 +78,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import tempfile
 import time
 
 from absl import flags
@@ -88,6 +90,7 @@ import tensorflow as tf
 import errors
 import fileio
 import modeling
+import tfrecord_io
 
 
 class ModeKeys(object):
@@ -180,6 +183,20 @@ def define_original_runner_flags(tpu_name_flags=True, flag_values=flags.FLAGS):
                       "machines).", flag_values=fv)
   flags.DEFINE_integer("num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use.",
                        flag_values=fv)
+
+
+# The ranges of the flags above and of the original run-config flags, for `errors.check_ranges`.
+FLAG_RANGES = {
+    "num_accumulation_steps": ">=1", "keep_checkpoint_max": ">=1", "save_summary_steps": ">=0",
+    "num_gpus": ">=-1", "num_cpu_devices": ">=1", "save_checkpoints_steps": ">=0", "iterations_per_loop": ">=1",
+    "num_tpu_cores": ">=1",
+}
+
+
+def check_flags(flag_values):
+  """The checks every runner makes of the runtime's flags: TPUs refused, numeric flags within their ranges."""
+  check_no_tpu(getattr(flag_values, "use_tpu", False))
+  errors.check_ranges(flag_values, FLAG_RANGES)
 
 
 def check_no_tpu(use_tpu):
@@ -403,11 +420,182 @@ def _base_session_config(config):
 # Checkpoints.
 
 
-def latest_checkpoint(output_dir):
-  """The newest complete checkpoint in output_dir (per its `checkpoint` file), or None."""
+def _tf_reason(e):
+  """The first line of a TensorFlow (or other) exception's message."""
+  text = getattr(e, "message", None) or str(e) or type(e).__name__
+  return errors.one_line(text.strip().splitlines()[0] if text.strip() else text)[:300]
+
+
+_STEP_OF_NAME = re.compile(r"-(\d+)$")
+_SET_ASIDE_SUFFIX = ".corrupt"
+
+
+def checkpoint_problem(prefix, expected_step=None):
+  """Why the checkpoint `prefix` cannot be resumed from, or None when it is intact.
+
+  Intact: its index reads, every tensor of its data reads back (TensorFlow checks each tensor's CRC-32C, so a
+  truncated or bit-flipped data file is found), and its `global_step` is `expected_step` (when given).
+  """
+  if not tf.io.gfile.exists(prefix + ".index"):
+    return "is missing (no %s.index)" % os.path.basename(prefix)
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    names = sorted(reader.get_variable_to_shape_map())
+    for name in names:
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except  # OpError, IndexError ("Read less bytes than requested")
+    return "cannot be read (%s)" % _tf_reason(e)
+  if expected_step is not None and "global_step" in names:
+    step = int(reader.get_tensor("global_step"))
+    if step != expected_step:
+      return "holds global_step %d, not the %d of its name" % (step, expected_step)
+  return None
+
+
+def _named_by_state_file(output_dir):
+  """The checkpoint prefixes output_dir/checkpoint names (model_checkpoint_path first), as paths in output_dir."""
+  try:
+    state = tf.train.get_checkpoint_state(output_dir)
+  except Exception:  # pylint: disable=broad-except  # a corrupt state file names nothing
+    return []
+  if state is None:
+    return []
+  paths = [state.model_checkpoint_path] + list(state.all_model_checkpoint_paths)
+  out = []
+  for path in paths:
+    if path and not os.path.isabs(path) and "://" not in path:
+      path = os.path.join(output_dir, path)
+    if path and path not in out:
+      out.append(path)
+  return out
+
+
+def _step_of(prefix):
+  """The global step of a checkpoint: from its name (`...-<step>`), else from its `global_step`; -1 if unknown."""
+  match = _STEP_OF_NAME.search(prefix)
+  if match:
+    return int(match.group(1))
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    return int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else 0
+  except Exception:  # pylint: disable=broad-except
+    return -1
+
+
+class CheckpointChoice(collections.namedtuple("CheckpointChoice", ["path", "step", "message", "rejected",
+                                                                   "intact"])):
+  """The checkpoint of an output_dir to continue from.
+
+  `path`/`step`: the newest intact checkpoint (None/0 when the folder holds none); `message`: one line saying
+  which and why; `rejected`: [(prefix, reason)] of the newer ones passed over; `intact`: the intact prefixes
+  up to `path`, oldest first (kept by the Saver's max_to_keep as if this process had written them).
+  """
+
+
+def choose_checkpoint(output_dir):
+  """The newest checkpoint of `output_dir` that is intact (see `checkpoint_problem`) and agrees with its step.
+
+  The candidates are every `<name>-<step>.index` in the folder and every checkpoint its `checkpoint` state file
+  names, newest step first: a checkpoint deleted while the state file still names it, or one whose data was cut
+  short by a full disk or a kill, is passed over (and said so) instead of ending the run or sending it back to
+  step 0.
+
+  Raises:
+    errors.UserError: the folder holds checkpoints but none is intact (training from step 0 would overwrite
+      them).
+  """
+  none = CheckpointChoice(None, 0, None, [], [])
   if not output_dir or not tf.io.gfile.isdir(output_dir):
-    return None
-  return tf.train.latest_checkpoint(output_dir)
+    return none
+  named = _named_by_state_file(output_dir)
+  candidates = {}
+  for index_file in tf.io.gfile.glob(os.path.join(output_dir, "*.index")):
+    prefix = index_file[:-len(".index")]
+    if not fileio.is_partial_name(prefix):
+      candidates[prefix] = _step_of(prefix)
+  rejected = []
+  for prefix in named:
+    if prefix not in candidates:
+      if tf.io.gfile.exists(prefix + ".index"):
+        candidates[prefix] = _step_of(prefix)
+      else:
+        rejected.append((prefix, "is named by the `checkpoint` file but missing"))
+  if not candidates:
+    return none
+  state = read_training_state(output_dir)
+  ordered = sorted(candidates.items(), key=lambda item: (item[1], item[0]), reverse=True)
+  chosen = None
+  for prefix, step in ordered:
+    problem = checkpoint_problem(prefix, step if _STEP_OF_NAME.search(prefix) else None)
+    entry = state.get(os.path.basename(prefix))
+    if problem is None and entry is not None and entry.get("global_step") != step:
+      problem = "has global step %d but %s records %s for it" % (step, TRAINING_STATE_FILE, entry.get("global_step"))
+    if problem is None:
+      chosen = (prefix, step)
+      break
+    rejected.append((prefix, problem))
+  if chosen is None:
+    raise errors.UserError(
+        "--output_dir=%s holds checkpoints but none is intact (%s); training from step 0 would overwrite them: "
+        "move them away to start afresh" % (output_dir, "; ".join(
+            "%s %s" % (os.path.basename(p), why) for p, why in rejected[:3])))
+  path, step = chosen
+  intact = [p for p, st in sorted(candidates.items(), key=lambda item: (item[1], item[0]))
+            if st <= step and p not in dict(rejected)]
+  if rejected:
+    message = "Resuming from %s (global step %d), the newest intact checkpoint in %s: %s" % (
+        os.path.basename(path), step, output_dir,
+        "; ".join("%s %s" % (os.path.basename(p), why) for p, why in rejected))
+  else:
+    message = "Resuming from %s (global step %d): the newest checkpoint in %s, its index and data intact" % (
+        os.path.basename(path), step, output_dir)
+  return CheckpointChoice(path, step, message, rejected, intact)
+
+
+def set_aside(prefix):
+  """Renames the files of an unusable checkpoint to `<file>.corrupt`, so that nothing reads or overwrites them."""
+  moved = []
+  for path in tf.io.gfile.glob(prefix + ".*"):
+    if path.endswith(_SET_ASIDE_SUFFIX) or not (path.endswith(".index") or ".data-" in path):
+      continue
+    try:
+      tf.io.gfile.rename(path, path + _SET_ASIDE_SUFFIX, overwrite=True)
+      moved.append(path)
+    except tf.errors.OpError:
+      pass
+  return moved
+
+
+def latest_checkpoint(output_dir):
+  """The newest intact checkpoint in output_dir (see `choose_checkpoint`), or None; the choice is logged."""
+  choice = choose_checkpoint(output_dir)
+  if choice.rejected:
+    logging.warning("%s", choice.message)
+  return choice.path
+
+
+def make_output_dir(path, flag="--output_dir"):
+  """Creates the folder `path` when needed and checks that files can be written in it.
+
+  Raises:
+    errors.UserError: naming the folder and the OS reason (a file in its place, no permission, a read-only disk).
+  """
+  if not path:
+    raise errors.UserError("%s is required" % flag)
+  try:
+    tf.io.gfile.makedirs(path)
+  except (tf.errors.OpError, OSError) as e:
+    raise errors.UserError("%s=%s: cannot create the folder: %s" % (flag, path, _tf_reason(e))) from None
+  if fileio.is_remote(path):
+    return
+  if not os.path.isdir(path):
+    raise errors.UserError("%s=%s: exists and is not a folder" % (flag, path))
+  try:
+    fd, probe = tempfile.mkstemp(prefix=".write-check.partial-%d-" % os.getpid(), dir=path)
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise errors.UserError("%s=%s: cannot write in this folder: %s" % (flag, path, e.strerror or e)) from None
 
 
 def _resolve_init_checkpoint(init_checkpoint):
@@ -419,10 +607,25 @@ def _resolve_init_checkpoint(init_checkpoint):
       raise errors.UserError("--init_checkpoint=%s: no checkpoint in this folder" % init_checkpoint)
   try:
     tf.train.load_checkpoint(path)
-  except (tf.errors.OpError, ValueError) as e:
+  except Exception as e:  # pylint: disable=broad-except  # OpError, ValueError, IndexError
     raise errors.UserError("--init_checkpoint=%s: not a readable checkpoint (%s)" %
-                           (init_checkpoint, " ".join(str(e).split())[:200]))
+                           (init_checkpoint, _tf_reason(e)[:200]))
   return path
+
+
+_CORRUPT_DATA = re.compile(r"Read less bytes|truncated|corrupt|[Cc]hecksum|CRC|bad magic|not an sstable")
+
+
+def restore(saver, session, path, flag="--init_checkpoint"):
+  """`saver.restore(session, path)`, a checkpoint that does not read back being one line naming it."""
+  try:
+    saver.restore(session, path)
+  except (tf.errors.OpError, ValueError, IndexError) as e:
+    reason = _tf_reason(e)
+    if isinstance(e, (tf.errors.DataLossError, tf.errors.OutOfRangeError, IndexError)) or _CORRUPT_DATA.search(reason):
+      raise errors.UserError("%s=%s: cannot be restored: the checkpoint's data is truncated or corrupt (%s)" %
+                             (flag, path, reason)) from None
+    raise errors.UserError("%s=%s: cannot be restored (%s)" % (flag, path, reason)) from None
 
 
 def warm_start(session, init_checkpoint, variables=None):
@@ -454,7 +657,7 @@ def warm_start(session, init_checkpoint, variables=None):
     if var_list:
       # A list, not a {name: variable} dict: given a dict, Saver restores only the first copy of a mirrored
       # variable; the checkpoint names are the variables' own names anyway.
-      tf.compat.v1.train.Saver(var_list=list(var_list.values())).restore(session, path)
+      restore(tf.compat.v1.train.Saver(var_list=list(var_list.values())), session, path)
     loaded = set(var_list)
   log_trainable_variables(variables, loaded)
   return loaded
@@ -670,9 +873,47 @@ class _Window(object):
             "examples/sec": self.examples / elapsed}
 
 
+# InvalidArgumentErrors of a step that come from its input data: an id beyond an embedding table (on CPUs; GPUs
+# read zeros instead), a record that is not the Example the parser expects.
+_INPUT_ERROR = re.compile(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)|[Pp]ars(e|ing) (serialized )?[Ee]xample|"
+                          r"Could not parse example|is required but could not be found|Feature: \S+ \(data type")
+
+
+@contextlib.contextmanager
+def reported_input_errors(input_fn):
+  """Turns a corrupt or unsuitable input record found mid-run into one UserError line.
+
+  TensorFlow's DataLossError names neither the file nor the record; the files the input_fn reads (its
+  `input_files` attribute, set by the input_fn builders) are then read in full to name both.
+  """
+  try:
+    yield
+  except tf.errors.DataLossError as e:
+    files = getattr(input_fn, "input_files", None) or []
+    found = tfrecord_io.find_bad_record(files) if files else None
+    raise errors.UserError(found or "input data is truncated or corrupt (%s)%s" % (
+        _tf_reason(e), "; files: %s" % ", ".join(files) if files else "")) from None
+  except tf.errors.InvalidArgumentError as e:
+    reason = _tf_reason(e)
+    if not _INPUT_ERROR.search(reason):
+      raise
+    files = getattr(input_fn, "input_files", None) or []
+    if "indices[" in reason:
+      raise errors.UserError(
+          "the input data holds an id beyond the model's embedding table (%s): vocab_size or type_vocab_size in "
+          "the BERT config is smaller than the data needs; the data was made for another model" %
+          reason) from None
+    found = tfrecord_io.find_bad_record(files) if files else None
+    raise errors.UserError(found or "input data%s: a record does not parse (%s)" % (
+        " (%s)" % ", ".join(files) if files else "", reason)) from None
+
+
 def _restoring_saver(checkpoint_path, variables):
   """A Saver restoring `variables` from the output_dir checkpoint, with a clear error for missing ones."""
-  names = set(tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map())
+  try:
+    names = set(tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map())
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.UserError("checkpoint %s: cannot be read (%s)" % (checkpoint_path, _tf_reason(e))) from None
   missing = [modeling.variable_name(var) for var in variables if modeling.variable_name(var) not in names]
   if missing:
     raise errors.UserError(
@@ -697,8 +938,10 @@ class TrainingDivergedError(errors.UserError):
   """The loss (or a weight) became NaN or infinite; no checkpoint was written for that step."""
 
 
-class _ResumePoint(collections.namedtuple("_ResumePoint", ["checkpoint", "global_step", "batches_consumed"])):
-  """Where training starts: the output_dir checkpoint restored (None: a new run) and its counters."""
+class _ResumePoint(collections.namedtuple("_ResumePoint", ["checkpoint", "global_step", "batches_consumed",
+                                                           "kept"])):
+  """Where training starts: the output_dir checkpoint restored (None: a new run), its counters, and the intact
+  checkpoints up to it (oldest first), which the Saver keeps counting towards keep_checkpoint_max."""
 
 
 class _TrainGraph(collections.namedtuple("_TrainGraph", [
@@ -790,9 +1033,9 @@ class Runner(object):
       TrainingDivergedError: the loss became NaN/Inf (the message names the step; nothing is saved for it).
       errors.UserError: the checkpoint in output_dir does not fit the model (other options), bad init checkpoint.
     """
-    if not self.train_batch_size:
-      raise ValueError("Runner needs train_batch_size to train")
-    tf.io.gfile.makedirs(self.config.output_dir)
+    if not self.train_batch_size or self.train_batch_size < 1:
+      raise errors.UserError("--train_batch_size=%s: must be >= 1" % self.train_batch_size)
+    make_output_dir(self.config.output_dir)
     start = self._resume_point()
     if start.checkpoint and max_steps is not None and start.global_step >= max_steps:
       logging.info("Skipping training: the checkpoint %s is at global step %d >= max_steps %d.",
@@ -807,18 +1050,42 @@ class Runner(object):
         self._initialize(session, step_graph, start, init_checkpoint)
         step_graph.graph.finalize()
         state = _TrainingState(start.global_step, start.batches_consumed)
-        return self._run_steps(session, step_graph, summaries, state, max_steps, on_step)
+        return self._run_steps(session, step_graph, summaries, state, max_steps, on_step, input_fn)
+      except KeyboardInterrupt:
+        # SIGINT/SIGTERM (errors.Interrupted): a checkpoint being written leaves TensorFlow's temporary files.
+        if dist.is_chief:
+          fileio.remove_stale_temp_files(self.config.output_dir)
+        raise
       finally:
         summaries.close()
         session.close()
 
   def _resume_point(self):
-    path = latest_checkpoint(self.config.output_dir)
-    if not path:
-      return _ResumePoint(None, 0, 0)
-    reader = tf.train.load_checkpoint(path)
-    step = int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else 0
-    return _ResumePoint(path, step, batches_consumed_at(path, step, self.config.num_accumulation_steps))
+    """The newest intact checkpoint of output_dir (`choose_checkpoint`), after the chief tidied the folder.
+
+    The chief removes what interrupted runs left (TensorFlow's `*.tempstate*` files of a checkpoint being written,
+    the hidden temporary files of dead writers) and sets unusable newer checkpoints aside as `*.corrupt`, so that
+    this run neither reads them nor writes over them.
+    """
+    output_dir = self.config.output_dir
+    chief = self.distribution.is_chief
+    if chief:
+      removed = fileio.remove_stale_temp_files(output_dir)
+      if removed:
+        logging.warning("Removed %d temporary file(s) an interrupted run left in %s: %s", len(removed), output_dir,
+                        ", ".join(os.path.basename(p) for p in removed[:5]) + (", ..." if len(removed) > 5 else ""))
+    choice = choose_checkpoint(output_dir)
+    if choice.path is None:
+      return _ResumePoint(None, 0, 0, [])
+    (logging.warning if choice.rejected else logging.info)("%s.", choice.message)
+    if chief:
+      for prefix, _ in choice.rejected:
+        for moved in set_aside(prefix):
+          logging.warning("Set aside %s as %s%s.", moved, os.path.basename(moved), _SET_ASIDE_SUFFIX)
+    reader = tf.train.load_checkpoint(choice.path)
+    step = int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else choice.step
+    return _ResumePoint(choice.path, step, batches_consumed_at(choice.path, step, self.config.num_accumulation_steps),
+                        choice.intact)
 
   def _build_train_graph(self, input_fn, start):
     """The training step over `input_fn`'s batches after the `start.batches_consumed` already trained on."""
@@ -868,6 +1135,9 @@ class Runner(object):
         init_op = tf.group(tf.compat.v1.global_variables_initializer(),
                            tf.compat.v1.local_variables_initializer())
         saver = tf.compat.v1.train.Saver(max_to_keep=config.keep_checkpoint_max, save_relative_paths=True)
+        if start.kept:
+          # As Estimator's SessionManager does: the checkpoints of the interrupted run count towards max_to_keep.
+          saver.recover_last_checkpoints(start.kept)
         restore_saver = (_restoring_saver(start.checkpoint, tf.compat.v1.global_variables())
                          if start.checkpoint else None)
     return _TrainGraph(graph, consumed, train_op, loss, scalars, step_after, all_finite, init_op, iterator, saver,
@@ -880,12 +1150,12 @@ class Runner(object):
     if start.checkpoint:
       logging.info("Restoring parameters from %s (global step %d)%s.", start.checkpoint, start.global_step,
                    "; it overrides --init_checkpoint" if init_checkpoint else "")
-      step_graph.restore_saver.restore(session, start.checkpoint)
+      restore(step_graph.restore_saver, session, start.checkpoint, flag="the checkpoint in --output_dir")
       log_trainable_variables(step_graph.trainable)
     else:
       warm_start(session, init_checkpoint, step_graph.trainable)
 
-  def _run_steps(self, session, step_graph, summaries, state, max_steps, on_step):
+  def _run_steps(self, session, step_graph, summaries, state, max_steps, on_step, input_fn=None):
     """Runs the training step until max_steps or the end of the input; the final checkpoint included."""
     dist = self.distribution
     logging.info("Training from global step %d to %s (%d replica(s), batch %d, %d batch(es) per update).",
@@ -898,7 +1168,8 @@ class Runner(object):
     try:
       while max_steps is None or state.step < max_steps:
         try:
-          out = session.run(fetches, feed_dict={step_graph.consumed: state.batches_consumed})
+          with reported_input_errors(input_fn):
+            out = session.run(fetches, feed_dict={step_graph.consumed: state.batches_consumed})
         except tf.errors.OutOfRangeError:
           logging.info("The input ended at global step %d.", state.step)
           break
@@ -970,8 +1241,17 @@ class Runner(object):
       name = "model.ckpt-%d" % state.step
       # The entry goes first: a kill between the two leaves an entry without its checkpoint, which is harmless.
       record_training_state(output_dir, name, state.step, state.batches_consumed)
-      path = step_graph.saver.save(session, os.path.join(output_dir, "model.ckpt"), global_step=state.step,
-                                   write_meta_graph=False)
+      try:
+        path = step_graph.saver.save(session, os.path.join(output_dir, "model.ckpt"), global_step=state.step,
+                                     write_meta_graph=False)
+      except (tf.errors.OpError, OSError) as e:
+        # A full disk, a folder that is no longer writable: TensorFlow's writer leaves its temporary files.
+        fileio.remove_stale_temp_files(output_dir)
+        for leftover in tf.io.gfile.glob(os.path.join(output_dir, name + ".*")):
+          if not leftover.endswith(_SET_ASIDE_SUFFIX):
+            tf.io.gfile.remove(leftover)
+        raise errors.UserError("--output_dir=%s: cannot write checkpoint %s: %s (the last checkpoint is from step "
+                               "%d)" % (output_dir, name, _tf_reason(e), state.last_saved)) from None
       logging.info("Saved checkpoint %s", path)
     state.last_saved = state.step
 
@@ -985,7 +1265,8 @@ class Runner(object):
     """
     path = checkpoint_path or latest_checkpoint(self.config.output_dir)
     if path:
-      _restoring_saver(path, tf.compat.v1.global_variables()).restore(session, path)
+      restore(_restoring_saver(path, tf.compat.v1.global_variables()), session, path,
+              flag="--init_checkpoint" if checkpoint_path else "the checkpoint in --output_dir")
     elif init_checkpoint:
       trainable = tf.compat.v1.trainable_variables()
       loaded = warm_start(session, init_checkpoint, trainable)
@@ -1037,7 +1318,8 @@ class Runner(object):
         try:
           while steps is None or done < steps:
             try:
-              session.run(update_op)
+              with reported_input_errors(input_fn):
+                session.run(update_op)
             except tf.errors.OutOfRangeError:
               break
             done += 1
@@ -1085,7 +1367,8 @@ class Runner(object):
       graph.finalize()
       while True:
         try:
-          batch = session.run(predictions)
+          with reported_input_errors(input_fn):
+            batch = session.run(predictions)
         except tf.errors.OutOfRangeError:
           break
         sizes = set(np.shape(v)[0] for v in batch.values())
