@@ -108,11 +108,27 @@ _WORD_RE = re.compile(r"[^\W_]")  # a basic token counts as a word when it holds
 
 
 def iter_lines(files, max_lines=0):
-  """Yields the non-blank lines of `files`, stripped; at most `max_lines` when > 0."""
+  """Yields the non-blank lines of `files`, stripped; at most `max_lines` when > 0.
+
+  Raises:
+    errors.UserError: a file that is not UTF-8 text (a compressed or binary file would teach the vocabulary
+      garbage), naming the file and the line.
+  """
   count = 0
   for path in files:
-    with open(path, encoding="utf-8", errors="replace") as f:
-      for line in f:
+    try:
+      f = open(path, "rb")
+    except OSError as e:
+      raise errors.UserError("input file %s: cannot open: %s" % (path, e.strerror or e)) from e
+    with f:
+      for number, raw in enumerate(f, 1):
+        try:
+          line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise errors.UserError("input file %s: line %d: not valid UTF-8 (%s); is it a text file?" % (
+              path, number, e.reason)) from None
+        if "\x00" in line:
+          raise errors.UserError("input file %s: line %d: holds a NUL byte; is it a text file?" % (path, number))
         line = line.strip()
         if not line:
           continue
@@ -179,7 +195,7 @@ def count_basic_tokens(files, do_lower_case, num_workers=1, max_lines=0):
         total.update(_count_chunk(args))
         progress.update(1)
     else:
-      with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+      with multiprocessing.get_context("fork").Pool(num_workers, initializer=errors.init_worker_process) as pool:
         for counts in pool.imap_unordered(_count_chunk, chunks, chunksize=1):
           total.update(counts)
           progress.update(1)
@@ -371,11 +387,12 @@ def read_word_list(path, do_lower_case):
   """Counter of basic tokens of a word list (each listed word counted once)."""
   basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   words = collections.Counter()
-  with open(path, encoding="utf-8") as f:
-    for line in f:
-      for token in basic.tokenize(line.strip()):
-        if token not in words:
-          words[token] = 1
+  if not os.path.isfile(path):
+    raise errors.UserError("--word_list_file %s: no such file" % path)
+  for line in iter_lines([path]):
+    for token in basic.tokenize(line):
+      if token not in words:
+        words[token] = 1
   if not words:
     raise errors.UserError("--word_list_file %s holds no words" % path)
   return words
@@ -389,6 +406,7 @@ def compare(vocab_files, lower_flags, files, word_list_file=None, num_workers=1,
     if lower not in counts_by_case:
       counts_by_case[lower] = count_basic_tokens(files, lower, num_workers, max_lines)
     vocab = tokenization.load_vocab(path)
+    tokenization.check_blank_lines(vocab, path)
     if "[UNK]" not in vocab:
       raise errors.UserError("--compare_vocab_files %s has no [UNK] token" % path)
     entry = collections.OrderedDict([("vocab_file", path), ("vocab_size", len(vocab)), ("do_lower_case", lower)])
@@ -431,15 +449,26 @@ def _parse_bools(spec, n, default):
   return [v in ("true", "1") for v in values]
 
 
+# The numeric flags' ranges (errors.check_ranges).
+FLAG_RANGES = {
+    "vocab_size": ">=1", "num_unused": ">=0", "max_alphabet": ">=1", "min_frequency": ">=1", "max_lines": ">=0",
+    "num_workers": ">=1",
+}
+
+
 def main(argv):
   del argv
+  errors.check_ranges(FLAGS, FLAG_RANGES)
   if not FLAGS.output_file and not FLAGS.compare_vocab_files:
     raise errors.UserError("give --output_file (build a vocabulary) and/or --compare_vocab_files (compare)")
   files = fileio.expand_input_files(FLAGS.input_file)
+  inputs = files + fileio.split_patterns(FLAGS.compare_vocab_files) + [FLAGS.word_list_file]
+  for flag in ("output_file", "report_file"):
+    if getattr(FLAGS, flag):
+      fileio.refuse_overwriting_inputs(getattr(FLAGS, flag), inputs, "--" + flag)
+      fileio.check_output_file(getattr(FLAGS, flag), "--" + flag)
   num_workers = FLAGS.num_workers or os.cpu_count() or 1
   if FLAGS.output_file:
-    if FLAGS.vocab_size <= 0 or FLAGS.num_unused < 0 or FLAGS.max_alphabet <= 0:
-      raise errors.UserError("--vocab_size and --max_alphabet must be positive, --num_unused >= 0")
     start = time.time()
     counts = count_basic_tokens(files, FLAGS.do_lower_case, num_workers, FLAGS.max_lines)
     if not counts:
@@ -470,9 +499,7 @@ def main(argv):
     report = compare(vocab_files, lower, files, FLAGS.word_list_file, num_workers, FLAGS.max_lines)
     print(format_report(report))
     if FLAGS.report_file:
-      with open(FLAGS.report_file, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-        f.write("\n")
+      fileio.write_text_atomically(FLAGS.report_file, json.dumps(report, indent=1) + "\n")
     sys.stdout.write("build_vocab compare: %s\n" % " ".join(
         "%s:pieces_per_word=%.4f,split3_rate=%.4f,unk_rate=%.5f" % (
             os.path.basename(e["vocab_file"]), e["corpus"]["pieces_per_word"], e["corpus"]["split3_rate"],

@@ -36,6 +36,7 @@ nothing half-written behind.
 """
 
 import collections
+import errno
 import hashlib
 import json
 import os
@@ -203,6 +204,8 @@ def read_bert_config(path):
 
 def _check_vocab_against_config(vocab_file, vocab_size, config_name):
   """A vocabulary with more entries than the embedding table has rows would produce out-of-range ids."""
+  _require_file(vocab_file, "vocab_file")
+  tokenization.check_blank_lines(tokenization.load_vocab(vocab_file), vocab_file)
   n = count_vocab_lines(vocab_file)
   if n > vocab_size:
     raise errors.UserError("vocab_file %s has %d entries but %s says vocab_size %d" % (
@@ -307,6 +310,12 @@ def resolve_checkpoint_prefix(path):
   return path
 
 
+def _checkpoint_files(prefix):
+  """The files of a TF1 checkpoint (index, data shards), the inputs an output must never replace."""
+  import glob  # pylint: disable=g-import-not-at-top
+  return [prefix + ".index"] + sorted(glob.glob(glob.escape(prefix) + ".data-*"))
+
+
 def list_checkpoint(prefix):
   """Returns (reader, OrderedDict name -> shape tuple, dict name -> numpy dtype) for a TF1 checkpoint."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -314,25 +323,31 @@ def list_checkpoint(prefix):
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
-  except (tf.errors.OpError, ValueError) as e:
-    raise errors.UserError("init_checkpoint %s: cannot be read (%s)" % (prefix, str(e).splitlines()[0]))
+  except Exception as e:  # pylint: disable=broad-except  # OpError, ValueError, IndexError
+    raise errors.UserError("init_checkpoint %s: cannot be read (%s)" % (prefix, _reason(e)))
   names = sorted(shapes)
   return (reader, collections.OrderedDict((n, tuple(shapes[n])) for n in names),
           {n: dtypes[n].as_numpy_dtype for n in names})
 
 
 def _read_tensor(reader, prefix, name):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     value = reader.get_tensor(name)
-  except tf.errors.OpError as e:
-    raise errors.UserError("init_checkpoint %s: variable %s cannot be read (%s)" % (
-        prefix, name, str(e).splitlines()[0]))
+  except Exception as e:  # pylint: disable=broad-except
+    # A .data file cut short reads as IndexError("Read less bytes than requested"), a flipped bit as DataLossError.
+    raise errors.UserError("init_checkpoint %s: variable %s cannot be read; the checkpoint's data is truncated or "
+                           "corrupt (%s)" % (prefix, name, _reason(e)))
   value = np.asarray(value)
   if value.dtype in (np.float16, np.float64) or value.dtype.name == "bfloat16":
     # Model code builds float32 variables; a half-precision copy (manual fp16 training) is widened losslessly.
     value = value.astype(np.float32)
   return value
+
+
+def _reason(e):
+  """The first line of an exception's message."""
+  text = (getattr(e, "message", None) or str(e) or type(e).__name__).strip()
+  return errors.one_line(text.splitlines()[0] if text else type(e).__name__)[:300]
 
 
 def _check_shape(param, shape, source):
@@ -354,6 +369,18 @@ def _check_layer_count(names, config, source):
   if layers and max(layers) + 1 != config["num_hidden_layers"]:
     raise errors.UserError("%s has %d encoder layers but bert_config_file says num_hidden_layers %d" % (
         source, max(layers) + 1, config["num_hidden_layers"]))
+
+
+def _check_hf_layer_count(names, config, source, config_name):
+  """Weights of more (or fewer) encoder layers than config.json says must not be cut (or padded) silently."""
+  layers = set()
+  for name in names:
+    m = re.match(r"^bert\.encoder\.layer\.(\d+)\.", name)
+    if m:
+      layers.add(int(m.group(1)))
+  if layers and max(layers) + 1 != config["num_hidden_layers"]:
+    raise errors.UserError("%s has %d encoder layers but %s says num_hidden_layers %d" % (
+        source, max(layers) + 1, config_name, config["num_hidden_layers"]))
 
 
 def detect_task(names, requested="auto"):
@@ -428,7 +455,10 @@ def write_tf_checkpoint(prefix, tensors):
     saver = tf.compat.v1.train.Saver(var_list=var_list, sharded=False, write_version=tf.compat.v1.train.SaverDef.V2)
     with tf.compat.v1.Session(graph=graph) as sess:
       sess.run([v.initializer for v in var_list.values()], feed_dict=feeds)
-      saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+      try:
+        saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+      except tf.errors.OpError as e:
+        raise OSError(errno.EIO, _reason(e), prefix + ".data-00000-of-00001") from None
   # A `checkpoint` state file with a relative path, so that tf.train.latest_checkpoint(folder) works after the
   # folder is renamed or moved.
   name = os.path.basename(prefix)
@@ -696,8 +726,14 @@ def tf_to_hf(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None
     tensors[name] = value
 
   from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  with fileio.atomic_folder(output_dir, overwrite) as staging:
-    save_file(tensors, os.path.join(staging, "model.safetensors"), metadata={"format": "pt"})
+  with fileio.atomic_folder(output_dir, overwrite, inputs=_checkpoint_files(prefix) +
+                            [bert_config_file, vocab_file]) as staging:
+    try:
+      save_file(tensors, os.path.join(staging, "model.safetensors"), metadata={"format": "pt"})
+    except Exception as e:  # pylint: disable=broad-except  # safetensors' own error type for an I/O failure
+      if isinstance(e, OSError):
+        raise
+      raise OSError(errno.EIO, _reason(e), "model.safetensors") from None
     with open(os.path.join(staging, "config.json"), "w", encoding="utf-8") as f:
       f.write(json.dumps(_hf_config(config, architecture, labels), indent=2) + "\n")
     with open(os.path.join(staging, "tokenizer_config.json"), "w", encoding="utf-8") as f:
@@ -748,6 +784,7 @@ def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=Fa
     raise errors.UserError("%s has an incomplete MLM head (%s missing)" % (
         source, ", ".join(n for n in mlm if n not in out)))
   _check_layer_count(out, config, source)
+  _check_hf_layer_count(tensors, config, source, os.path.join(hf_dir, "config.json"))
 
   if "qa_outputs.weight" in tensors:
     resolved = "qa"
@@ -757,7 +794,7 @@ def hf_to_tf(hf_dir, output_dir, checkpoint_name="bert_model.ckpt", overwrite=Fa
     resolved = detect_task(out, "auto")
   else:
     resolved = "base"
-  with fileio.atomic_folder(output_dir, overwrite) as staging:
+  with fileio.atomic_folder(output_dir, overwrite, inputs=[hf_dir]) as staging:
     write_tf_checkpoint(os.path.join(staging, checkpoint_name), out)
     with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as f:
       f.write(bert_config_json(config))
@@ -813,7 +850,8 @@ def strip(init_checkpoint, output_dir, bert_config_file=None, vocab_file=None, c
     _check_shape(p, shapes[p.tf_name], source)
   out = collections.OrderedDict((p.tf_name, _read_tensor(reader, prefix, p.tf_name)) for p in params)
   skipped = [n for n in shapes if n not in out]
-  with fileio.atomic_folder(output_dir, overwrite) as staging:
+  with fileio.atomic_folder(output_dir, overwrite, inputs=_checkpoint_files(prefix) +
+                            [bert_config_file, vocab_file]) as staging:
     write_tf_checkpoint(os.path.join(staging, checkpoint_name or os.path.basename(prefix)), out)
     with open(os.path.join(staging, "bert_config.json"), "w", encoding="utf-8") as f:
       f.write(bert_config_json(config))

@@ -126,6 +126,18 @@ def define_flags(flag_values=FLAGS):
       "bert_config_file", None,
       "Optional BERT config JSON: checks max_seq_length <= max_position_embeddings and the vocabulary size.",
       flag_values=fv)
+  flags.DEFINE_bool(
+      "allow_case_mismatch", False,
+      "Accept a --do_lower_case that contradicts the case of --vocab_file (refused by default: keeping the case "
+      "for an uncased vocabulary turns every capital into [UNK], lower-casing for a cased one makes every "
+      "upper-case piece unreachable).", flag_values=fv)
+
+
+# The numeric flags' ranges (errors.check_ranges).
+FLAG_RANGES = {
+    "max_seq_length": ">=5", "max_predictions_per_seq": ">=0", "dupe_factor": ">=1", "masked_lm_prob": "[0,1]",
+    "short_seq_prob": "[0,1]", "num_workers": ">=1",
+}
 
 
 _NUM_LOGGED_INSTANCES = 20
@@ -741,6 +753,7 @@ _worker = {}
 
 
 def _init_worker(vocab_file, do_lower_case, config, random_seed, dupe_factor, allow_single_document):
+  errors.init_worker_process()
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
   _worker.update(tokenizer=tokenizer, vocab_file=vocab_file, vocab_info=VocabInfo(tokenizer.vocab, vocab_file),
                  config=config, random_seed=random_seed, dupe_factor=dupe_factor,
@@ -799,18 +812,7 @@ def _run_per_file(input_files, output_files, inv_vocab, num_workers, init_args):
 
 
 def _validate_flags():
-  if FLAGS.max_seq_length < 5:
-    raise errors.UserError("--max_seq_length=%d: must be at least 5" % FLAGS.max_seq_length)
-  if FLAGS.max_predictions_per_seq < 0:
-    raise errors.UserError("--max_predictions_per_seq=%d: must be >= 0" % FLAGS.max_predictions_per_seq)
-  if FLAGS.dupe_factor < 1:
-    raise errors.UserError("--dupe_factor=%d: must be >= 1" % FLAGS.dupe_factor)
-  if not 0.0 <= FLAGS.masked_lm_prob <= 1.0:
-    raise errors.UserError("--masked_lm_prob=%r: must be in [0, 1]" % FLAGS.masked_lm_prob)
-  if not 0.0 <= FLAGS.short_seq_prob <= 1.0:
-    raise errors.UserError("--short_seq_prob=%r: must be in [0, 1]" % FLAGS.short_seq_prob)
-  if FLAGS.num_workers < 1:
-    raise errors.UserError("--num_workers=%d: must be >= 1" % FLAGS.num_workers)
+  errors.check_ranges(FLAGS, FLAG_RANGES)
   output_files = [f.strip() for f in FLAGS.output_file.split(",")]
   if not all(output_files):
     raise errors.UserError("--output_file=%s: holds an empty file name" % FLAGS.output_file)
@@ -820,6 +822,7 @@ def _validate_flags():
     if key in seen:
       raise errors.UserError("--output_file: %s is given twice" % output_file)
     seen.add(key)
+    fileio.check_output_file(output_file)
   return output_files
 
 
@@ -827,6 +830,7 @@ def main(_):
   logging.set_verbosity(logging.INFO)
   output_files = _validate_flags()
 
+  tokenization.resolve_do_lower_case(FLAGS.do_lower_case, FLAGS.vocab_file, FLAGS.allow_case_mismatch)
   tokenizer = tokenization.FullTokenizer(vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
   vocab_info = VocabInfo(tokenizer.vocab, FLAGS.vocab_file)
   if FLAGS.bert_config_file:
@@ -837,6 +841,9 @@ def main(_):
                           FLAGS.max_predictions_per_seq, FLAGS.do_whole_word_mask)
 
   input_files = fileio.expand_input_files(FLAGS.input_file)
+  for output_file in output_files:
+    fileio.refuse_overwriting_inputs(output_file, input_files + [FLAGS.vocab_file, FLAGS.bert_config_file],
+                                     "--output_file")
   logging.info("*** Reading from input files ***")
   for input_file in input_files:
     logging.info("  %s", input_file)

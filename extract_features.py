@@ -80,6 +80,8 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_string("master", None, "If using a TPU, the address of the master (unused).", flag_values=fv)
   flags.DEFINE_integer("num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use.",
                        flag_values=fv)
+  flags.DEFINE_bool("allow_case_mismatch", False,
+                    "Accept a --do_lower_case that contradicts the case of --vocab_file.", flag_values=fv)
   flags.DEFINE_bool(
       "use_one_hot_embeddings", False,
       "If True, tf.one_hot will be used for embedding lookups, otherwise "
@@ -241,26 +243,35 @@ def feature_json(feature, layer_outputs, layer_indexes):
   return json.dumps(output_json)
 
 
+# The numeric flags' ranges (errors.check_ranges).
+FLAG_RANGES = {"max_seq_length": ">=3", "batch_size": ">=1", "num_tpu_cores": ">=1"}
+
+
 def extract_features(input_file, output_file, bert_config_file, init_checkpoint, vocab_file,
                      layers="-1,-2,-3,-4", max_seq_length=128, do_lower_case=True, batch_size=32,
-                     use_one_hot_embeddings=False):
+                     use_one_hot_embeddings=False, allow_case_mismatch=False):
   """Writes the JSON-lines features of every line of `input_file` to `output_file`; returns the line count."""
   import modeling  # pylint: disable=g-import-not-at-top
   for name, value in (("output_file", output_file), ("init_checkpoint", init_checkpoint),
                       ("vocab_file", vocab_file), ("bert_config_file", bert_config_file)):
     if not value:
       raise errors.UserError("--%s is required" % name)
+  errors.check_range("max_seq_length", max_seq_length, FLAG_RANGES["max_seq_length"])
+  errors.check_range("batch_size", batch_size, FLAG_RANGES["batch_size"])
+  fileio.refuse_overwriting_inputs(output_file, [input_file, vocab_file, bert_config_file], "--output_file")
+  fileio.check_output_file(output_file)
   bert_config = modeling.BertConfig.from_json_file(bert_config_file)
-  bert_config.check_inputs(max_seq_length=max_seq_length, source=bert_config_file)
-  if max_seq_length < 3:
-    raise errors.UserError("--max_seq_length=%d: needs room for [CLS] and [SEP] around at least one token" %
-                           max_seq_length)
-  if batch_size < 1:
-    raise errors.UserError("--batch_size=%d must be positive" % batch_size)
-  layer_indexes = parse_layer_indexes(layers, bert_config.num_hidden_layers)
+  tokenization.resolve_do_lower_case(do_lower_case, vocab_file, allow_case_mismatch)
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case)
+  bert_config.check_inputs(max_seq_length=max_seq_length, vocab_size=len(tokenizer.vocab), source=bert_config_file)
+  layer_indexes = parse_layer_indexes(layers, bert_config.num_hidden_layers)
   examples = read_examples(input_file)
   features = convert_examples_to_features(examples, max_seq_length, tokenizer)
+  pair = next((f for f in features if 1 in f.input_type_ids), None)
+  if pair is not None and bert_config.type_vocab_size < 2:
+    raise errors.UserError("--input_file=%s: line %d is a pair (text_a ||| text_b) but type_vocab_size=%d in %s has "
+                           "no embedding for its second segment" % (input_file, pair.unique_id + 1,
+                                                                    bert_config.type_vocab_size, bert_config_file))
 
   folder = os.path.dirname(os.path.abspath(output_file))
   if not os.path.isdir(folder):
@@ -280,9 +291,10 @@ def main(_):
   tf.compat.v1.disable_eager_execution()
   logging.set_verbosity(logging.INFO)
   runtime.check_no_tpu(FLAGS.use_tpu)
+  errors.check_ranges(FLAGS, FLAG_RANGES)
   count = extract_features(FLAGS.input_file, FLAGS.output_file, FLAGS.bert_config_file, FLAGS.init_checkpoint,
                            FLAGS.vocab_file, FLAGS.layers, FLAGS.max_seq_length, FLAGS.do_lower_case,
-                           FLAGS.batch_size, FLAGS.use_one_hot_embeddings)
+                           FLAGS.batch_size, FLAGS.use_one_hot_embeddings, FLAGS.allow_case_mismatch)
   print("wrote %d lines to %s" % (count, FLAGS.output_file))
 
 

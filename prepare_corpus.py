@@ -859,7 +859,8 @@ def _run_tasks(tasks, num_workers):
       for task in tasks:
         collect(convert_task(task))
     else:
-      with multiprocessing.get_context("fork").Pool(min(num_workers, len(tasks))) as pool:
+      with multiprocessing.get_context("fork").Pool(min(num_workers, len(tasks)),
+                                                    initializer=errors.init_worker_process) as pool:
         for result in pool.imap_unordered(convert_task, tasks, chunksize=1):
           collect(result)
   finally:
@@ -905,11 +906,12 @@ def prepare(input_spec, output_dir, output_prefix="corpus", shard_size_mb=32.0, 
   """Runs the whole conversion; returns the summary dict. Raises errors.UserError when nothing can be written."""
   if not re.match(r"^[\w.\-]+$", output_prefix or ""):
     raise errors.UserError("--output_prefix must be a plain file-name prefix, got %r" % output_prefix)
-  if shard_size_mb <= 0:
-    raise errors.UserError("--shard_size_mb must be positive, got %s" % shard_size_mb)
+  errors.check_range("shard_size_mb", shard_size_mb, ">0")
+  errors.check_range("num_workers", num_workers, ">=1")
   if os.path.exists(output_dir) and not os.path.isdir(output_dir):
     raise errors.UserError("--output_dir %s exists and is not a directory" % output_dir)
   paths, problems = expand_inputs(input_spec)
+  fileio.refuse_overwriting_inputs(output_dir, paths)
   for item, why in problems:
     sys.stderr.write("warning: --input_file item %s: %s\n" % (item, why))
   if not paths:
@@ -918,39 +920,55 @@ def prepare(input_spec, output_dir, output_prefix="corpus", shard_size_mb=32.0, 
   if strict and problems:
     raise errors.UserError("--input_file item %s: %s (--strict)" % problems[0])
 
-  os.makedirs(output_dir, exist_ok=True)
-  work_dir = os.path.join(output_dir, ".%s.partial-%d" % (output_prefix, os.getpid()))
-  shard_dir = os.path.join(work_dir, "shards")
-  os.makedirs(shard_dir)
   try:
-    tasks = make_tasks(paths, work_dir, keep_title_only, num_workers)
-    results = _run_tasks(tasks, num_workers)
-    unreadable = [item for r in results for item in r.unreadable]
-    if strict and unreadable:
-      raise errors.UserError("%s: %s (--strict)" % unreadable[0])
-    status, offsets = resolve_records(results, dedup=dedup)
-    shard_names = write_shards(results, status, offsets, shard_dir, output_prefix,
-                               int(shard_size_mb * (1 << 20)))
-    summary = summarize(results, status, offsets, shard_names, problems)
-    if not shard_names:
-      what = "; ".join("%s: %s" % item for item in (unreadable + problems)[:3])
-      raise errors.UserError("no documents could be converted from --input_file %s%s" % (
-          input_spec, " (" + what + ")" if what else " (no record has text)"))
-    summary_path = os.path.join(shard_dir, "%s-summary.json" % output_prefix)
-    with open(summary_path, "w", encoding="utf-8") as f:
-      json.dump(summary, f, indent=1, ensure_ascii=False)
-      f.write("\n")
-    # Publish: shards first, then the summary; then drop stale shards of an earlier, larger run.
-    for name in shard_names + ["%s-summary.json" % output_prefix]:
-      os.replace(os.path.join(shard_dir, name), os.path.join(output_dir, name))
-    stale_re = re.compile(r"^%s-(\d{5,})\.txt$" % re.escape(output_prefix))
-    for name in os.listdir(output_dir):
-      match = stale_re.match(name)
-      if match and int(match.group(1)) >= len(shard_names):
-        os.remove(os.path.join(output_dir, name))
-    return summary
+    os.makedirs(output_dir, exist_ok=True)
+    fileio.remove_stale_temp_files(output_dir, tensorflow_temps=False)  # the work folders of killed runs
+    work_dir = os.path.join(output_dir, ".%s.partial-%d" % (output_prefix, os.getpid()))
+    shard_dir = os.path.join(work_dir, "shards")
+    os.makedirs(shard_dir)
+  except OSError as e:
+    raise errors.UserError("--output_dir %s: cannot write there: %s" % (output_dir, e.strerror or e)) from None
+  try:
+    return _prepare_in(work_dir, shard_dir, paths, problems, input_spec, output_dir, output_prefix, shard_size_mb,
+                       num_workers, dedup, keep_title_only, strict)
+  except OSError as e:
+    # A full disk or a folder that stopped being writable: one line; the work folder goes below.
+    if getattr(e, "filename", None) in paths:
+      raise errors.UserError("input file %s: %s" % (e.filename, e.strerror or e)) from None
+    raise errors.UserError("--output_dir %s: cannot write the shards: %s" % (output_dir, e.strerror or e)) from None
   finally:
     shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _prepare_in(work_dir, shard_dir, paths, problems, input_spec, output_dir, output_prefix, shard_size_mb,
+                num_workers, dedup, keep_title_only, strict):
+  """`prepare` inside its work folder: convert, resolve, write the shards there, then publish them."""
+  tasks = make_tasks(paths, work_dir, keep_title_only, num_workers)
+  results = _run_tasks(tasks, num_workers)
+  unreadable = [item for r in results for item in r.unreadable]
+  if strict and unreadable:
+    raise errors.UserError("%s: %s (--strict)" % unreadable[0])
+  status, offsets = resolve_records(results, dedup=dedup)
+  shard_names = write_shards(results, status, offsets, shard_dir, output_prefix,
+                             int(shard_size_mb * (1 << 20)))
+  summary = summarize(results, status, offsets, shard_names, problems)
+  if not shard_names:
+    what = "; ".join("%s: %s" % item for item in (unreadable + problems)[:3])
+    raise errors.UserError("no documents could be converted from --input_file %s%s" % (
+        input_spec, " (" + what + ")" if what else " (no record has text)"))
+  summary_path = os.path.join(shard_dir, "%s-summary.json" % output_prefix)
+  with open(summary_path, "w", encoding="utf-8") as f:
+    json.dump(summary, f, indent=1, ensure_ascii=False)
+    f.write("\n")
+  # Publish: shards first, then the summary; then drop stale shards of an earlier, larger run.
+  for name in shard_names + ["%s-summary.json" % output_prefix]:
+    os.replace(os.path.join(shard_dir, name), os.path.join(output_dir, name))
+  stale_re = re.compile(r"^%s-(\d{5,})\.txt$" % re.escape(output_prefix))
+  for name in os.listdir(output_dir):
+    match = stale_re.match(name)
+    if match and int(match.group(1)) >= len(shard_names):
+      os.remove(os.path.join(output_dir, name))
+  return summary
 
 
 def main(argv):
@@ -958,9 +976,8 @@ def main(argv):
   for name in ("input_file", "output_dir"):
     if not getattr(FLAGS, name):
       raise errors.UserError("--%s is required" % name)
+  errors.check_ranges(FLAGS, {"shard_size_mb": ">0", "num_workers": ">=1"})
   num_workers = FLAGS.num_workers or os.cpu_count() or 1
-  if num_workers < 1:
-    raise errors.UserError("--num_workers must be >= 1, got %d" % num_workers)
   start = time.time()
   summary = prepare(FLAGS.input_file, FLAGS.output_dir, FLAGS.output_prefix, FLAGS.shard_size_mb, num_workers,
                     FLAGS.dedup, FLAGS.keep_title_only, FLAGS.strict)
