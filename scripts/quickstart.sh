@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BioBERT end to end on small built-in data, offline (two to three minutes on a laptop CPU):
+# BioBERT end to end on small built-in data, offline (about two minutes on a laptop CPU):
 #   invented PubMed-style abstracts -> text (prepare_corpus.py) -> WordPiece vocabulary (build_vocab.py)
 #   -> pre-training TFRecords -> a short MLM+NSP pre-training of a tiny BERT -> disease NER fine-tuning from it
 #   (run_ner.py) -> word-level predictions (biocodes/ner_detokenize.py) -> entity scores (biocodes/conlleval.py)
@@ -27,8 +27,8 @@ Settings (environment variables; relative paths are taken from the current folde
   BIOBERT_CHECKPOINT  the checkpoint prefix in BIOBERT_DIR (default: the one with the highest step).
   CORPUS            PubMed/MEDLINE or PMC XML for prepare_corpus.py (files, folders, globs, comma-separated;
                     default: data/quickstart/pubmed_sample.xml).
-  CORPUS_TEXT       ready pre-training text (one sentence per line, a blank line between documents) used
-                    instead of CORPUS; step 1 is skipped.
+  CORPUS_TEXT       ready pre-training text (one sentence per line, a blank line between documents; files or
+                    globs, comma-separated) used instead of CORPUS; step 1 is skipped.
   QUICKSTART_STEPS  pre-training steps (default 200).
   VOCAB_SIZE        size of the built vocabulary (default 2048, the vocab_size of
                     scripts/tiny_bert_config.json).
@@ -72,17 +72,18 @@ else
 fi
 BIOBERT_DIR=$(absolute "${BIOBERT_DIR:-}")
 BIOBERT_CHECKPOINT=$(absolute "${BIOBERT_CHECKPOINT:-}")
-CORPUS_TEXT=$(absolute "${CORPUS_TEXT:-}")
-if [ -n "${CORPUS:-}" ]; then
-  # A comma-separated list: each entry made absolute.
-  IFS=, read -r -a corpus_entries <<<"$CORPUS"
-  CORPUS=""
-  for entry in "${corpus_entries[@]}"; do
-    CORPUS="${CORPUS:+$CORPUS,}$(absolute "$entry")"
+# absolute_list LIST: each entry of a comma-separated list made absolute.
+absolute_list() {
+  local entries entry list=""
+  IFS=, read -r -a entries <<<"$1"
+  for entry in "${entries[@]}"; do
+    list="${list:+$list,}$(absolute "$entry")"
   done
-else
-  CORPUS=$ROOT/data/quickstart/pubmed_sample.xml
-fi
+  echo "$list"
+}
+
+CORPUS=$(absolute_list "${CORPUS:-$ROOT/data/quickstart/pubmed_sample.xml}")
+CORPUS_TEXT=$(absolute_list "${CORPUS_TEXT:-}")
 STEPS=${QUICKSTART_STEPS:-200}
 VOCAB_SIZE=${VOCAB_SIZE:-2048}
 NER_EPOCHS=${NER_EPOCHS:-10}
@@ -172,9 +173,6 @@ if [ -n "$BIOBERT_DIR" ]; then
 print(str(not tokenization.vocab_looks_cased(sys.argv[1])).lower())' "$VOCAB")
   fi
 else
-  if [ -n "$CORPUS_TEXT" ]; then
-    [ -f "$CORPUS_TEXT" ] || die "CORPUS_TEXT=$CORPUS_TEXT is not a file"
-  fi
   VOCAB=$OUTPUT_DIR/vocab.txt
   BERT_CONFIG=$CONFIG
   INIT_CHECKPOINT=$OUTPUT_DIR/pretraining_output/model.ckpt-$STEPS
@@ -198,18 +196,17 @@ START=$SECONDS
 # ---------------------------------------------------------------------------------------------------------------
 # Pre-training: text, vocabulary, TFRecords, a tiny BERT.
 
-TEXT=$OUTPUT_DIR/corpus/corpus-00000.txt
-step prepare "prepare: PubMed-style XML -> one sentence per line (prepare_corpus.py)"
+TEXT=""
+step prepare "prepare: PubMed/PMC XML -> one sentence per line, a blank line between documents (prepare_corpus.py)"
 if [ -n "$BIOBERT_DIR" ]; then
   say "skipped: fine-tuning BIOBERT_DIR=$BIOBERT_DIR"
 elif [ -n "$CORPUS_TEXT" ]; then
   TEXT=$CORPUS_TEXT
   say "skipped: CORPUS_TEXT=$CORPUS_TEXT is the pre-training text"
 else
-  run 1-prepare_corpus.log "$PYTHON" prepare_corpus.py --input_file="$CORPUS" --output_dir="$OUTPUT_DIR/corpus" \
-    --num_workers=1
+  run 1-prepare_corpus.log "$PYTHON" prepare_corpus.py --input_file="$CORPUS" --output_dir="$OUTPUT_DIR/corpus"
   say "$(last_line 1-prepare_corpus.log '^prepare_corpus:')"
-  TEXT=$(find "$OUTPUT_DIR/corpus" -name 'corpus-*.txt' | sort | paste -sd, -)
+  TEXT="$OUTPUT_DIR/corpus/corpus-*.txt"
 fi
 
 step vocabulary "vocabulary: a $VOCAB_SIZE-token WordPiece vocab.txt learned from the text (build_vocab.py)"
@@ -234,7 +231,7 @@ else
 fi
 
 layers=$(sed -nE 's/.*"num_hidden_layers": *([0-9]+).*/\1/p' "$CONFIG")
-step pretraining "pre-training ($STEPS steps of a $layers-layer BERT from scratch, then evaluation) (run_pretraining.py)"
+step pretraining "pre-training: $STEPS steps of a $layers-layer BERT from scratch, then evaluation (run_pretraining.py)"
 if [ -n "$BIOBERT_DIR" ]; then
   say "skipped: fine-tuning $INIT_CHECKPOINT"
 else
@@ -283,8 +280,8 @@ say "ner_detokenize: $sentences sentences, $words words -> ner_result/NER_result
 step conlleval "entity-level scores on test.tsv (biocodes/conlleval.py)"
 run 7-conlleval.log "$PYTHON" biocodes/conlleval.py <"$RESULT/NER_result_conll.txt"
 cp "$LOGS/7-conlleval.log" "$RESULT/conlleval.txt"
-processed=$(last_line 7-conlleval.log '^processed ')
-scores=$(last_line 7-conlleval.log '^accuracy:')
+processed=$(last_line 7-conlleval.log "^processed " | tr -s " ")
+scores=$(last_line 7-conlleval.log "^accuracy:" | tr -s " ")
 [ -n "$scores" ] || { echo "error: step $STEP/$TOTAL ($STEP_NAME): no scores in conlleval's report" >&2; exit 1; }
 say "conlleval: $processed $scores"
 F1=$(sed -E 's/.*FB1: *([0-9.]+).*/\1/' <<<"$scores")
@@ -308,7 +305,7 @@ if [ -n "$BIOBERT_DIR" ]; then
   say "skipped: BIOBERT_DIR was not pre-trained here"
 else
   run 9-strip.log "$PYTHON" convert_checkpoint.py strip --init_checkpoint="$INIT_CHECKPOINT" \
-    --bert_config_file="$CONFIG" --output_dir="$OUTPUT_DIR/release"
+    --bert_config_file="$CONFIG" --vocab_file="$VOCAB" --output_dir="$OUTPUT_DIR/release"
   say "convert_checkpoint: $(last_line 9-strip.log '^converted ' | sed "s|$OUTPUT_DIR/||")"
 fi
 
@@ -336,5 +333,5 @@ artifact ner_output/test_results.txt "test.tsv: token- and entity-level scores"
 artifact ner_result/NER_result_conll.txt "test.tsv: word gold predicted (ner_detokenize.py)"
 artifact ner_result/conlleval.txt "test.tsv: conlleval's report"
 artifact hf_model/ "pre-trained model for transformers (BertForPreTraining)"
-artifact release/ "pre-trained weights only, with SHA256SUMS"
+artifact release/ "pre-trained weights only, vocab.txt, bert_config.json (a BIOBERT_DIR)"
 artifact logs/ "each step's full log"
