@@ -38,6 +38,7 @@ def quickstart(args=(), cwd=None, **env_vars):
 
 
 def read_results(path):
+  """{key: float} of a `key = value` results file."""
   results = {}
   with open(path) as f:
     for line in f:

@@ -527,6 +527,7 @@ def ner_sets():
 
 
 def tsv(sentences):
+  """BioBERT's NER file text: `word<TAB>label` lines, a blank line after each sentence."""
   return "".join("".join("%s\t%s\n" % pair for pair in zip(words, labels)) + "\n" for words, labels in sentences)
 
 
@@ -551,12 +552,14 @@ def pubmed_xml(abstracts):
 
 
 def write(path, text):
+  """Writes UTF-8 text with "\\n" line ends, creating the folder."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "w", encoding="utf-8", newline="\n") as f:
     f.write(text)
 
 
 def main():
+  """Writes every file and prints what each holds."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--output_dir", default=os.path.dirname(os.path.abspath(__file__)),
                       help="where pubmed_sample.xml and ner/ are written (default: this file's folder)")
