@@ -6,6 +6,7 @@ through `run_main`, which
 
   * turns such an error, a flag that does not parse (a misspelt name, `--dupe_factor=abc`) and an OS error that
     escaped the writers into `error: <message>` on stderr and exit status 2;
+  * reports an exception that ends a background thread (TensorFlow's event writer on a full disk) in one line;
   * turns SIGINT and SIGTERM into an `Interrupted` exception raised in the main thread, so that every `with`
     block and `finally` clause on the way out runs (the atomic writers remove their temporary files), then
     prints one line and exits with 130 (SIGINT) or 143 (SIGTERM), as a shell reports a process those signals
@@ -16,6 +17,7 @@ through `run_main`, which
 
 import signal
 import sys
+import threading
 
 
 class UserError(ValueError):
@@ -66,6 +68,18 @@ def _raise_interrupted(signum, frame):
   for handled in _HANDLED_SIGNALS:
     signal.signal(handled, signal.SIG_DFL)
   raise Interrupted(signum)
+
+
+def _report_thread_exception(args):
+  """threading.excepthook of a command line: a background thread's failure in one line, not a traceback.
+
+  (TensorFlow's event writer thread, for one, re-raises a full disk's error after logging it.)
+  """
+  if args.exc_type is SystemExit:
+    return
+  sys.stderr.write("warning: thread %s stopped: %s: %s\n" % (
+      getattr(args.thread, "name", "?"), args.exc_type.__name__, one_line(args.exc_value)))
+  sys.stderr.flush()
 
 
 def install_signal_handlers():
@@ -182,6 +196,7 @@ def run_main(main, argv=None):
   """Runs an absl `main` the way `absl.app.run` does, with the behaviour of the module docstring."""
   from absl import app  # pylint: disable=g-import-not-at-top
   install_signal_handlers()
+  threading.excepthook = _report_thread_exception
   try:
     app.run(guarded(main), argv=argv, flags_parser=parse_flags)
   except KeyboardInterrupt as e:  # during flag parsing or absl's start-up

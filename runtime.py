@@ -420,10 +420,16 @@ def _base_session_config(config):
 # Checkpoints.
 
 
+_TF_MESSAGE_NOISE = re.compile(r"^\s*(Graph execution error|Detected at node|Node:|File \"|\[\[|Original stack|"
+                               r"defined at|$)")
+
+
 def _tf_reason(e):
-  """The first line of a TensorFlow (or other) exception's message."""
+  """The telling line of a TensorFlow (or other) exception's message (not its op's stack trace)."""
   text = getattr(e, "message", None) or str(e) or type(e).__name__
-  return errors.one_line(text.strip().splitlines()[0] if text.strip() else text)[:300]
+  lines = text.strip().splitlines()
+  telling = [line for line in lines if not _TF_MESSAGE_NOISE.match(line) and not line.startswith("  ")]
+  return errors.one_line((telling or lines or [type(e).__name__])[0])[:300]
 
 
 _STEP_OF_NAME = re.compile(r"-(\d+)$")
@@ -698,21 +704,43 @@ def write_eval_results(output_dir, results, file_name="eval_results.txt"):
 
 
 class _Summaries(object):
-  """Scalar TensorBoard summaries written from Python values (only where `enabled`, i.e. on the chief)."""
+  """Scalar TensorBoard summaries written from Python values (only where `enabled`, i.e. on the chief).
+
+  TensorBoard's events are a by-product: a write that fails (a full disk) is logged once and the run goes on, so
+  that the failure a checkpoint write then meets is the one reported.
+  """
 
   def __init__(self, logdir, enabled, graph=None):
-    self._writer = tf.compat.v1.summary.FileWriter(logdir, graph=graph) if enabled else None
+    self._logdir = logdir
+    self._writer = None
+    if enabled:
+      try:
+        self._writer = tf.compat.v1.summary.FileWriter(logdir, graph=graph)
+      except Exception as e:  # pylint: disable=broad-except
+        self._failed(e)
+
+  def _failed(self, e):
+    logging.warning("TensorBoard events cannot be written to %s (%s); continuing without them.", self._logdir,
+                    _tf_reason(e))
+    self._writer = None
 
   def scalars(self, step, values):
     if self._writer is None:
       return
     summary = tf.compat.v1.Summary(value=[
         tf.compat.v1.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in sorted(values.items())])
-    self._writer.add_summary(summary, step)
+    try:
+      self._writer.add_summary(summary, step)
+    except Exception as e:  # pylint: disable=broad-except
+      self._failed(e)
 
   def close(self):
     if self._writer is not None:
-      self._writer.close()
+      writer = self._writer
+      try:
+        writer.close()
+      except Exception as e:  # pylint: disable=broad-except
+        self._failed(e)
 
 
 # ----------------------------------------------------------------------------------------------------------------
