@@ -180,6 +180,36 @@ def log_example(fields):
     logging.info("%s: %s", name, value)
 
 
+def window_starts(num_pieces, size, stride):
+  """(start, length) of the windows over `num_pieces` pieces: `size` long, `stride` apart, the last one ending
+  at the last piece: SQuAD's doc_stride walk, which run_ner's long-sentence windows also take."""
+  spans = []
+  start = 0
+  while True:
+    length = min(num_pieces - start, size)
+    spans.append((start, length))
+    if start + length >= num_pieces:
+      return spans
+    start += min(length, stride)
+
+
+def best_window_per_piece(windows, num_pieces):
+  """For each piece of a sequence, the index of the window where it has the most context.
+
+  `windows`: (index, window) pairs, each window with `start` and `length` (in pieces).
+
+  The score is SQuAD's: min(pieces to the left, pieces to the right) + 0.01 * window length, first on ties.
+  """
+  best = [None] * num_pieces
+  scores = [None] * num_pieces
+  for w_index, window in windows:
+    for j in range(window.start, window.start + window.length):
+      score = min(j - window.start, window.start + window.length - 1 - j) + 0.01 * window.length
+      if scores[j] is None or score > scores[j]:
+        best[j], scores[j] = w_index, score
+  return best
+
+
 def write_features(path, spec, features):
   """Writes the feature dicts to a TFRecord file (atomically) and logs it; returns the number written."""
   count = spec.write(path, features)

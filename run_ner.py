@@ -214,19 +214,6 @@ def word_pieces(sentence, tokenizer):
   return pieces, labels, first
 
 
-def window_starts(num_pieces, size, stride):
-  """(start, length) of the windows over `num_pieces` pieces: `size` long, `stride` apart, the last one ending
-  at the last piece (the same walk as SQuAD's doc_stride)."""
-  spans = []
-  start = 0
-  while True:
-    length = min(num_pieces - start, size)
-    spans.append((start, length))
-    if start + length >= num_pieces:
-      return spans
-    start += min(length, stride)
-
-
 def convert_sentences(sentences, label_map, max_seq_length, tokenizer, split_long, stride):
   """Features (dicts for the FeatureSpec), their Windows, and each sentence's pieces (for token_test.txt)."""
   size = max_seq_length - 2
@@ -238,7 +225,7 @@ def convert_sentences(sentences, label_map, max_seq_length, tokenizer, split_lon
       # The original cuts at >= max_seq_length - 1 pieces to max_seq_length - 2: the same thing.
       pieces, labels, first = pieces[:size], labels[:size], first[:size]
     sentence_pieces.append(pieces)
-    spans = window_starts(len(pieces), size, stride) if pieces else [(0, 0)]
+    spans = finetuning.window_starts(len(pieces), size, stride) if pieces else [(0, 0)]
     for k, (start, length) in enumerate(spans):
       tokens = ["[CLS]"] + pieces[start:start + length] + ["[SEP]"]
       label_ids = [label_map[l] for l in ["[CLS]"] + labels[start:start + length] + ["[SEP]"]]
@@ -258,21 +245,6 @@ def convert_sentences(sentences, label_map, max_seq_length, tokenizer, split_lon
   return features, windows, sentence_pieces
 
 
-def best_window_per_piece(windows, num_pieces):
-  """For each piece of a sentence, the index (into `windows`) of the window where it has the most context.
-
-  The score is SQuAD's: min(pieces to the left, pieces to the right) + 0.01 * window length, first on ties.
-  """
-  best = [None] * num_pieces
-  scores = [None] * num_pieces
-  for w_index, window in windows:
-    for j in range(window.start, window.start + window.length):
-      score = min(j - window.start, window.start + window.length - 1 - j) + 0.01 * window.length
-      if scores[j] is None or score > scores[j]:
-        best[j], scores[j] = w_index, score
-  return best
-
-
 def merge_predictions(windows, predictions, sentence_pieces, id2label):
   """Per sentence, the predicted label of `[CLS]`, every piece and `[SEP]` (label_test.txt's lines)."""
   by_sentence = collections.defaultdict(list)
@@ -281,7 +253,7 @@ def merge_predictions(windows, predictions, sentence_pieces, id2label):
   merged = []
   for s_index, pieces in enumerate(sentence_pieces):
     items = by_sentence[s_index]
-    best = best_window_per_piece(items, len(pieces))
+    best = finetuning.best_window_per_piece(items, len(pieces))
     labels = [id2label[int(predictions[items[0][0]][0])]]
     for j in range(len(pieces)):
       window = windows[best[j]]

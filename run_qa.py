@@ -76,7 +76,6 @@ import fileio
 import finetuning
 import modeling
 import optimization
-import run_ner
 import runtime
 import tfrecord_io
 import tokenization
@@ -272,7 +271,7 @@ def doc_spans(num_doc_tokens, max_seq_length, num_query_tokens, doc_stride):
   if not num_doc_tokens:
     return []
   size = max_seq_length - num_query_tokens - 3  # [CLS], [SEP], [SEP]
-  return [DocSpan(s, n) for s, n in run_ner.window_starts(num_doc_tokens, size, doc_stride)]
+  return [DocSpan(s, n) for s, n in finetuning.window_starts(num_doc_tokens, size, doc_stride)]
 
 
 def improve_answer_span(doc_tokens, input_start, input_end, tokenizer, orig_answer_text):
@@ -334,7 +333,7 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
       tok_to_orig.extend([i] * len(word_pieces))
     answer = answer_token_span(example, orig_to_tok, len(pieces), pieces, tokenizer) if is_training else None
     spans = doc_spans(len(pieces), max_seq_length, len(query), doc_stride)
-    best_span = run_ner.best_window_per_piece(list(enumerate(spans)), len(pieces))
+    best_span = finetuning.best_window_per_piece(list(enumerate(spans)), len(pieces))
     for span_index, span in enumerate(spans):
       tokens = ["[CLS]"] + query + ["[SEP]"] + pieces[span.start:span.start + span.length] + ["[SEP]"]
       first = len(query) + 2

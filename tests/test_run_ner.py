@@ -21,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 import errors
+import finetuning
 import modeling
 import run_ner
 import runtime
@@ -43,11 +44,11 @@ def sentence(words, labels, guid="test-0"):
 
 
 def test_windows_cover_every_piece_and_merge_by_max_context():
-  assert run_ner.window_starts(5, 8, 4) == [(0, 5)]
-  assert run_ner.window_starts(20, 8, 4) == [(0, 8), (4, 8), (8, 8), (12, 8)]
-  assert run_ner.window_starts(10, 8, 3) == [(0, 8), (3, 7)]
-  windows = [run_ner.Window(0, s, l, k == 0, False) for k, (s, l) in enumerate(run_ner.window_starts(20, 8, 4))]
-  best = run_ner.best_window_per_piece(list(enumerate(windows)), 20)
+  assert finetuning.window_starts(5, 8, 4) == [(0, 5)]
+  assert finetuning.window_starts(20, 8, 4) == [(0, 8), (4, 8), (8, 8), (12, 8)]
+  assert finetuning.window_starts(10, 8, 3) == [(0, 8), (3, 7)]
+  windows = [run_ner.Window(0, s, l, k == 0, False) for k, (s, l) in enumerate(finetuning.window_starts(20, 8, 4))]
+  best = finetuning.best_window_per_piece(list(enumerate(windows)), 20)
   assert best[:4] == [0, 0, 0, 0] and best[-2:] == [3, 3]
   for j, w in enumerate(best):
     window = windows[w]
@@ -256,7 +257,6 @@ def _train_in_process(ncbi, out, ner_loss, devices=None, steps=6):
   runner = runtime.Runner(model_fn, runtime.RunConfig(str(out), save_checkpoints_steps=None, progress_bar=False,
                                                       devices=devices), train_batch_size=8)
   losses = []
-  import finetuning  # pylint: disable=g-import-not-at-top
   runner.train(finetuning.input_fn_builder(path, spec, is_training=True, drop_remainder=True), max_steps=steps,
                init_checkpoint=init, on_step=lambda step, loss: losses.append(loss))
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out)))
