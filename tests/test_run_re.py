@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -65,6 +66,19 @@ def test_tasks_and_label_orders():
     assert tuple(processor.scored_labels) == re_eval.TASKS[task][1]
   with pytest.raises(errors.UserError, match="Task not found: i2b2"):
     run_re.get_processor("i2b2")
+
+
+def test_flags_and_defaults_are_the_originals():
+  fv = flags.FlagValues()
+  run_re.define_flags(fv)
+  fv(["run_re.py"])
+  expected = {"data_dir": None, "bert_config_file": None, "task_name": None, "vocab_file": None, "output_dir": None,
+              "init_checkpoint": None, "do_lower_case": True, "max_seq_length": 128, "do_train": False,
+              "do_eval": False, "do_predict": False, "train_batch_size": 32, "eval_batch_size": 8,
+              "predict_batch_size": 8, "learning_rate": 5e-5, "num_train_epochs": 3.0, "warmup_proportion": 0.1,
+              "save_checkpoints_steps": 1000, "iterations_per_loop": 1000, "use_tpu": False, "tpu_name": None,
+              "tpu_zone": None, "gcp_project": None, "master": None, "num_tpu_cores": 8}
+  assert {name: getattr(fv, name) for name in expected} == expected
 
 
 def test_biobert_layouts_quotes_literal(tmp_path):
@@ -379,8 +393,33 @@ def test_eval_scores_are_re_evals_and_predict_only_is_the_same(trained, gad):
   assert "Traceback" not in result.stderr
 
 
+def test_fine_tuned_model_predicts_the_same_in_transformers(trained):
+  """convert_checkpoint.py --task=re turns the fine-tuned run into a BertForSequenceClassification that gives
+  test_results.tsv's probabilities (the head's names and layout are Google's run_classifier's)."""
+  torch = pytest.importorskip("torch", reason="torch is not installed (optional)")
+  transformers = pytest.importorskip("transformers", reason="transformers is not installed (optional)")
+  root, out, _ = trained
+  hf = root / "hf"
+  result = run_script(["convert_checkpoint.py", "tf_to_hf", "--task=re", "--output_dir=" + str(hf),
+                       "--init_checkpoint=" + tf.train.latest_checkpoint(str(out)),
+                       "--bert_config_file=" + str(root / "bert_config.json"),
+                       "--vocab_file=" + str(root / "vocab.txt")])
+  assert result.returncode == 0, result.stderr[-3000:]
+  model = transformers.BertForSequenceClassification.from_pretrained(str(hf)).eval()
+  tokenizer = tokenization.FullTokenizer(str(root / "vocab.txt"), do_lower_case=False)
+  features = run_re.convert_examples(run_re.get_processor("gad").get_test_examples(str(root / "data")), ["0", "1"],
+                                     48, tokenizer)
+  inputs = {name: torch.tensor([f[key] for f in features]) for name, key in (
+      ("input_ids", "input_ids"), ("attention_mask", "input_mask"), ("token_type_ids", "segment_ids"))}
+  with torch.no_grad():
+    theirs = model(**inputs).logits.softmax(-1).numpy()
+  ours = np.loadtxt(str(out / "test_results.tsv"), delimiter="\t", dtype=np.float64)
+  np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
 def test_two_replicas_train_like_one_device(gad, tmp_path, monkeypatch):
-  """The MEAN loss on 2 replicas (4 examples each) trains as on one device with the batch of 8."""
+  """The MEAN loss on 2 replicas (4 examples each) trains as on one device with the batch of 8 (batches cut to
+  their longest sentence, as run_re trains)."""
   root, init, _ = gad
   # Without dropout: replicas draw their own masks (as they should), which would make the runs differ.
   monkeypatch.setattr(run_re, "HEAD_DROPOUT_PROB", 0.0)
@@ -398,7 +437,7 @@ def test_two_replicas_train_like_one_device(gad, tmp_path, monkeypatch):
     runner = runtime.Runner(run_re.model_fn_builder(config, processor, 1e-3, 6, 1),
                             runtime.RunConfig(str(tmp_path / name), save_checkpoints_steps=None, progress_bar=False,
                                               devices=devices), train_batch_size=8)
-    runner.train(finetuning.input_fn_builder(records, spec, is_training=True, drop_remainder=True), max_steps=6,
+    runner.train(finetuning.input_fn_builder(records, spec, True, True, trim_padding=True), max_steps=6,
                  init_checkpoint=init, on_step=lambda step, loss, into=losses: into.append(loss))
     runs[name] = (np.array(losses), read_checkpoint(tf.train.latest_checkpoint(str(tmp_path / name))))
   (one_losses, one), (two_losses, two) = runs["one"], runs["two"]
@@ -431,7 +470,6 @@ def test_eval_without_dev_and_bad_rows_are_one_line_errors(gad, tmp_path):
   _write(data / "test.tsv", "index\tsentence\tlabel\n0\t@CHEMICAL$ and @GENE$ .\tfalse\n1\n")
   _fails(_run_re(root, tmp_path / "out", "--do_predict=true", data=data, task="chemprot", init=init),
          "test file %s: line 3: 1 column(s), expected at least 2" % (data / "test.tsv"))
-  _fails(_run_re(root, tmp_path / "out", "--do_predict=true", data=data, task="NER"), "Task not found: NER")
 
 
 # ----------------------------------------------------------------------------------------------------------------
