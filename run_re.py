@@ -442,8 +442,8 @@ class ReRun(object):
 
   def train(self):
     path, count = self.records("train")
-    # The pooled [CLS] output and the loss ignore padded positions: batches cut to their longest sentence train
-    # the same model with less work.
+    # The pooled [CLS] output and the loss ignore padded positions: batches cut to their longest sentence only
+    # save work (dropout masks are drawn over the shorter batches).
     self.driver.train(path, self.spec, count, trim_padding=True)
 
   def evaluate(self):
