@@ -22,7 +22,7 @@
   * `atomic_folder(target, overwrite, inputs)`: the same for a whole folder.
   * Temporary names carry the writer's process id (`.<name>.partial-<pid>-<random>`): `remove_stale_temp_files`
     removes those whose process is gone (left by a kill -9), and TensorFlow's own leftovers (`*.tempstate*` of an
-    interrupted checkpoint write, `checkpoint.tmp*`).
+    interrupted checkpoint write, `checkpoint.tmp*`, a sharded write's `model.ckpt-<step>_temp` folder).
   * `refuse_overwriting_inputs(output, inputs)`: an output that is, or contains, one of the run's inputs is an
     error, so that a run never replaces what it reads.
   * A write that fails (a folder that cannot be written, an output name that is a folder, a full disk) is one
@@ -48,6 +48,8 @@ PARTIAL_MARKER = ".partial-"
 # Temporary names of other writers: TensorFlow's checkpoint bundles (`<file>.tempstate<n>`) and state files
 # (`checkpoint.tmp<uuid>`), and the `<file>.tmp-<pid>` of earlier versions of these tools.
 _FOREIGN_TEMP_NAME = re.compile(r"(\.tempstate\d*$|\.tempstate\d*\W|\.tmp[0-9a-f]{32}$|\.tmp-\d+)")
+# The folder TensorFlow's sharded checkpoint writer fills (`<prefix>_temp` or `<prefix>_temp_<uuid>`).
+_TENSORFLOW_TEMP_FOLDER = re.compile(r"_temp(_[0-9a-f]{32})?$")
 # `.<name>.partial-<pid>-<random>` (files) or `.<name>.partial-<pid>` / `.<name>.partial-<pid>-<random>`
 # (folders); the pid tells whether the writer still runs.
 _PARTIAL_PID = re.compile(r"^\..*\.partial-(\d+)(-|$)")
@@ -98,6 +100,9 @@ def stale_temp_files(folder, tensorflow_temps=True):
     elif name.startswith(".") and PARTIAL_MARKER in name:
       stale.append(os.path.join(folder, name))  # written before names carried the pid
     elif tensorflow_temps and _FOREIGN_TEMP_NAME.search(name):
+      stale.append(os.path.join(folder, name))
+    elif (tensorflow_temps and _TENSORFLOW_TEMP_FOLDER.search(name) and ".ckpt" in name and
+          os.path.isdir(os.path.join(folder, name))):
       stale.append(os.path.join(folder, name))
   return stale
 

@@ -19,7 +19,9 @@ scripts rely on:
     at most `keep_checkpoint_max` (5) kept, written by `tf.compat.v1.train.Saver` so the names stay plain
     (`bert/...`, `.../adam_m`, `global_step`) whatever the device setup;
   * restart: the latest checkpoint in `output_dir` is restored and overrides `--init_checkpoint`; training to
-    `max_steps` is a no-op once the restored global step has reached it;
+    `max_steps` is a no-op once the restored global step has reached it. "Latest" is the newest checkpoint
+    that is intact (`choose_checkpoint`): one a full disk or a kill cut short, or one deleted while the
+    `checkpoint` file names it, is passed over and said so, never a reason to start again from step 0;
   * warm start from `--init_checkpoint`: every trainable variable whose name is in the checkpoint is loaded and
     listed with `, *INIT_FROM_CKPT*` under `**** Trainable Variables ****`;
   * evaluation results with `loss` (the mean of the per-batch loss) and `global_step`, written by
@@ -432,6 +434,7 @@ def _tf_reason(e):
   return errors.one_line((telling or lines or [type(e).__name__])[0])[:300]
 
 
+CHECKPOINT_PREFIX = "model.ckpt"
 _STEP_OF_NAME = re.compile(r"-(\d+)$")
 _SET_ASIDE_SUFFIX = ".corrupt"
 
@@ -501,8 +504,8 @@ class CheckpointChoice(collections.namedtuple("CheckpointChoice", ["path", "step
 def choose_checkpoint(output_dir):
   """The newest checkpoint of `output_dir` that is intact (see `checkpoint_problem`) and agrees with its step.
 
-  The candidates are every `<name>-<step>.index` in the folder and every checkpoint its `checkpoint` state file
-  names, newest step first: a checkpoint deleted while the state file still names it, or one whose data was cut
+  The candidates are every `model.ckpt-<step>` in the folder (the checkpoints training writes) and every
+  checkpoint its `checkpoint` state file names, newest step first: a checkpoint deleted while the state file still names it, or one whose data was cut
   short by a full disk or a kill, is passed over (and said so) instead of ending the run or sending it back to
   step 0.
 
@@ -515,9 +518,9 @@ def choose_checkpoint(output_dir):
     return none
   named = _named_by_state_file(output_dir)
   candidates = {}
-  for index_file in tf.io.gfile.glob(os.path.join(output_dir, "*.index")):
+  for index_file in tf.io.gfile.glob(os.path.join(output_dir, CHECKPOINT_PREFIX + "-*.index")):
     prefix = index_file[:-len(".index")]
-    if not fileio.is_partial_name(prefix):
+    if _STEP_OF_NAME.search(prefix) and not fileio.is_partial_name(prefix):
       candidates[prefix] = _step_of(prefix)
   rejected = []
   for prefix in named:
@@ -1266,11 +1269,11 @@ class Runner(object):
           (state.step, self.config.output_dir, state.last_saved))
     if self.distribution.is_chief:
       output_dir = self.config.output_dir
-      name = "model.ckpt-%d" % state.step
+      name = "%s-%d" % (CHECKPOINT_PREFIX, state.step)
       # The entry goes first: a kill between the two leaves an entry without its checkpoint, which is harmless.
       record_training_state(output_dir, name, state.step, state.batches_consumed)
       try:
-        path = step_graph.saver.save(session, os.path.join(output_dir, "model.ckpt"), global_step=state.step,
+        path = step_graph.saver.save(session, os.path.join(output_dir, CHECKPOINT_PREFIX), global_step=state.step,
                                      write_meta_graph=False)
       except (tf.errors.OpError, OSError) as e:
         # A full disk, a folder that is no longer writable: TensorFlow's writer leaves its temporary files.
