@@ -296,7 +296,7 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_tr
 
 # Records per input file whose ids are checked against the config before training (a data set made for another
 # vocabulary or with segment ids the config has no embedding for shows in its first records).
-CHECKED_RECORDS = 100
+CHECKED_RECORDS = 20
 
 # The numeric flags' ranges (errors.check_ranges); the runtime's are in runtime.FLAG_RANGES.
 FLAG_RANGES = {

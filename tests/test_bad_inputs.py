@@ -422,7 +422,7 @@ CASES = [
     case("run_pretraining", 2, "truncated_tfrecord_found_up_front", _with(RP, "--input_file={out}/r.tfrecord"), 2,
          ["r.tfrecord", "record", "truncated"],
          setup=lambda out, w: (shutil.copyfile(w["records"].replace("*", "part-0"), os.path.join(out, "r.tfrecord")),
-                               _truncate(os.path.join(out, "r.tfrecord"), 0.53)), allowed=["r.tfrecord"]),
+                               _truncate(os.path.join(out, "r.tfrecord"), 0.31)), allowed=["r.tfrecord"]),
     case("run_pretraining", 4, "segment_ids_beyond_type_vocab", _with(RP, "--bert_config_file={config_type1}"), 2,
          ["segment_ids", "type_vocab_size=1", "config_type1.json"]),
     case("run_pretraining", 4, "ids_beyond_vocab_size", _with(RP, "--bert_config_file={config_small_vocab}"), 2,
