@@ -631,6 +631,10 @@ def squad_scores(examples, predictions):
 # The run.
 
 
+# The QA flags the original did not check (a zero stride looped forever).
+QA_FLAG_RANGES = {"doc_stride": ">=1", "max_query_length": ">=1", "n_best_size": ">=1", "max_answer_length": ">=1"}
+
+
 def check_qa_flags(fv):
   """The original's checks of the QA flags (and the stride and sizes it did not check)."""
   if fv.do_train and not fv.train_file:
@@ -640,9 +644,6 @@ def check_qa_flags(fv):
   if fv.max_seq_length <= fv.max_query_length + 3:
     raise errors.UserError("The max_seq_length (%d) must be greater than max_query_length (%d) + 3"
                            % (fv.max_seq_length, fv.max_query_length))
-  for name in ("doc_stride", "n_best_size", "max_answer_length"):
-    if getattr(fv, name) < 1:
-      raise errors.UserError("--%s=%d: must be at least 1" % (name, getattr(fv, name)))
 
 
 class QARun(object):
@@ -702,7 +703,7 @@ def main(_):
   logging.set_verbosity(logging.INFO)
   fv = FLAGS
   check_qa_flags(fv)
-  bert_config = finetuning.check_flags(fv, do_flags=("do_train", "do_predict"))
+  bert_config = finetuning.check_flags(fv, do_flags=("do_train", "do_predict"), ranges=QA_FLAG_RANGES)
   run = QARun(fv, bert_config)
   if fv.do_train:
     run.train()

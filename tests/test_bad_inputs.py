@@ -593,6 +593,8 @@ CASES = [
     case("run_re", 5, "output_dir_is_a_file", RE, 2, ["--output_dir", "re"], setup=_make_file("re"), allowed=["re"]),
     case("run_qa", 3, "learning_rate", QA + ["--learning_rate=0"], 2, ["--learning_rate=0"]),
     case("run_qa", 3, "predict_batch_size", QA + ["--predict_batch_size=0"], 2, ["--predict_batch_size=0"]),
+    case("run_qa", 3, "max_query_length", QA + ["--max_query_length=-1"], 2, ["--max_query_length=-1"]),
+    case("run_qa", 3, "doc_stride", QA + ["--doc_stride=0"], 2, ["--doc_stride=0"]),
     case("run_qa", 3, "misspelt_flag", QA + ["--doc_strid=8"], 2, ["doc_strid"]),
     case("run_qa", 4, "case_mismatch", _with(QA, "--vocab_file={cased_vocab}"), 2, ["--do_lower_case=true", "cased"]),
     case("run_qa", 5, "output_dir_is_a_file", QA, 2, ["--output_dir", "qa"], setup=_make_file("qa"), allowed=["qa"]),
