@@ -363,12 +363,16 @@ def predicted_lines(sentence_pieces, merged):
   return tokens, labels
 
 
+def word_predictions(sentences, tokens, labels, do_lower_case, path):
+  """Per sentence, (word, gold label, predicted label) for every word: each word takes its first piece's label."""
+  gold = [ner_detokenize.GoldSentence(zip(s.words, s.labels), s.line) for s in sentences]
+  return ner_detokenize.detokenize(tokens, labels, gold, do_lower_case=do_lower_case, token_path="predictions",
+                                   answer_path=path)
+
+
 def conll_of(sentences, tokens, labels, do_lower_case, path):
   """NER_result_conll.txt's text for predictions on `sentences` (gold words and labels)."""
-  gold = [ner_detokenize.GoldSentence(zip(s.words, s.labels), s.line) for s in sentences]
-  words = ner_detokenize.detokenize(tokens, labels, gold, do_lower_case=do_lower_case, token_path="predictions",
-                                    answer_path=path)
-  return ner_detokenize.format_conll(words)
+  return ner_detokenize.format_conll(word_predictions(sentences, tokens, labels, do_lower_case, path))
 
 
 class NerRun(object):
@@ -474,13 +478,11 @@ class NerRun(object):
                  for i, (_, words) in enumerate(groups)]
     converted = self.convert("test", sentences)
     tokens, labels = self.predictions(*converted)
-    words = conll_of(sentences, tokens, labels, self.fv.do_lower_case, path)
-    per_sentence = [block.splitlines() for block in words.split("\n\n") if block.strip()]
+    per_sentence = word_predictions(sentences, tokens, labels, self.fv.do_lower_case, path)
     records = [{"line": i + 1, "text": p, "entities": []} for i, p in enumerate(paragraphs)]
     conll = []
-    for (index, sentence_words), lines in zip(groups, per_sentence):
-      predicted = [line.rsplit(" ", 1)[1] for line in lines]
-      predicted = [ner_detokenize.predicted_label(label) for label in predicted]
+    for (index, sentence_words), predictions in zip(groups, per_sentence):
+      predicted = [pred for _, _, pred in predictions]
       for entity in entities_of(sentence_words, predicted):
         entity["text"] = paragraphs[index][entity["start"]:entity["end"]]
         records[index]["entities"].append(entity)
