@@ -17,13 +17,13 @@ epochs (run_ner's test_results.txt, entity_f1). Needs torch and transformers (te
 import argparse
 import json
 import os
-import random
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "biocodes"))
 
+import hf_recipe  # pylint: disable=g-import-not-at-top,wrong-import-position
 import conlleval  # pylint: disable=g-import-not-at-top,wrong-import-position
 import ner_detokenize  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -43,35 +43,23 @@ def encode(tokenizer, sentences, label_to_id, max_length):
 
 
 def collate(torch, items, pad_id):
-  """A batch padded to its longest member (the data collator's default)."""
-  width = max(len(ids) for ids, _, _ in items)
-  ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-  mask = torch.zeros((len(items), width), dtype=torch.long)
-  labels = torch.full((len(items), width), -100, dtype=torch.long)
-  for i, (input_ids, label_ids, _) in enumerate(items):
-    ids[i, :len(input_ids)] = torch.tensor(input_ids)
-    mask[i, :len(input_ids)] = 1
+  """A batch padded to its longest member (the data collator's default); labels padded with -100."""
+  ids, mask = hf_recipe.pad(torch, [input_ids for input_ids, _, _ in items], pad_id)
+  labels = torch.full(ids.shape, -100, dtype=torch.long)
+  for i, (_, label_ids, _) in enumerate(items):
     labels[i, :len(label_ids)] = torch.tensor(label_ids)
   return ids, mask, labels
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--hf_dir", required=True)
-  parser.add_argument("--data_dir", required=True)
-  parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--num_train_epochs", type=float, default=3.0)
-  parser.add_argument("--learning_rate", type=float, default=5e-5)
-  parser.add_argument("--batch_size", type=int, default=32)
-  parser.add_argument("--max_seq_length", type=int, default=128)
-  parser.add_argument("--seed", type=int, default=12345)
+  hf_recipe.add_arguments(parser, learning_rate=5e-5)
   args = parser.parse_args()
 
   import torch  # pylint: disable=g-import-not-at-top
   import transformers  # pylint: disable=g-import-not-at-top
 
-  random.seed(args.seed)
-  torch.manual_seed(args.seed)
+  hf_recipe.seed(torch, args.seed)
   train = ner_detokenize.read_gold(os.path.join(args.data_dir, "train_dev.tsv"), what="NER file")
   test = ner_detokenize.read_gold(os.path.join(args.data_dir, "test.tsv"), what="NER file")
   labels = sorted(set(l for s in train + test for _, l in s))
@@ -81,28 +69,11 @@ def main():
   train_items = encode(tokenizer, train, label_to_id, args.max_seq_length)
   test_items = encode(tokenizer, test, label_to_id, args.max_seq_length)
 
-  steps = int(len(train_items) / args.batch_size * args.num_train_epochs)
-  optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=0.0)
-  scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
-  model.train()
-  order = []
-  for step in range(steps):
-    if len(order) < args.batch_size:
-      epoch = list(range(len(train_items)))
-      random.shuffle(epoch)
-      order.extend(epoch)
-    batch, order = order[:args.batch_size], order[args.batch_size:]
+  def loss_of_batch(batch):
     ids, mask, target = collate(torch, [train_items[i] for i in batch], tokenizer.pad_token_id)
-    loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad()
-    if step % 50 == 0:
-      print("step %d/%d loss %.4f" % (step, steps, loss.item()), file=sys.stderr)
+    return model(input_ids=ids, attention_mask=mask, labels=target).loss
 
-  model.eval()
+  steps = hf_recipe.train(torch, transformers, model, loss_of_batch, len(train_items), args)
   lines = []
   with torch.no_grad():
     for start in range(0, len(test_items), args.batch_size):

@@ -63,13 +63,27 @@ def fold_scores(output_dir, data_dir, task, folds):
   return scored, missing
 
 
+def all_positive(data_dir, folds):
+  """re_eval's results for each fold's test set predicted all positive (1): the baseline a binary model must beat.
+
+  On a small training set a model can learn to say 1 to everything (recall 100); its F1 is then this one.
+  """
+  labels = re_eval.TASKS["binary"][0]
+  results = []
+  for fold in folds:
+    gold = [label for _, label in re_eval.read_answers(os.path.join(data_dir, fold, "test.tsv"), labels)]
+    results.append(re_eval.scores(gold, [labels.index("1")] * len(gold), "binary"))
+  return results
+
+
 def mean_std(values):
   """(mean, sample standard deviation or None for a single value)."""
   return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def summary_rows(scored, task):
-  """CSV rows (unrounded percentages): a header, one row per fold, then `mean` and `std`."""
+def summary_rows(scored, task, baseline=None):
+  """CSV rows (unrounded percentages): a header, one row per fold, `mean`, `std`, and for a binary task the
+  all-positive baseline's mean (`all_positive`)."""
   names = [(column, name) for column, name, _ in _COLUMNS]
   if task == "binary":
     names.append(("specificity", "specificity"))
@@ -78,11 +92,15 @@ def summary_rows(scored, task):
   stats = [mean_std([100.0 * results[name] for _, results in scored]) for _, name in names]
   rows.append(["mean"] + [m for m, _ in stats])
   rows.append(["std"] + ["" if s is None else s for _, s in stats])
+  if baseline:
+    rows.append(["all_positive"] + [mean_std([100.0 * results[name] for results in baseline])[0]
+                                    for _, name in names])
   return rows
 
 
-def markdown(scored, title):
-  """The Markdown table: precision, recall, F1 per fold (percent, 2 decimals) and their mean ± std."""
+def markdown(scored, title, baseline=None):
+  """The Markdown table: precision, recall, F1 per fold (percent, 2 decimals), their mean ± std, and the mean of
+  the all-positive baseline when given."""
   lines = ["| %s | %s |" % (title, " | ".join(header for _, _, header in _COLUMNS)),
            "|---|" + "---:|" * len(_COLUMNS)]
   for fold, results in scored:
@@ -92,6 +110,9 @@ def markdown(scored, title):
     mean, std = mean_std([100.0 * results[name] for _, results in scored])
     cells.append("%.2f" % mean if std is None else "%.2f ± %.2f" % (mean, std))
   lines.append("| mean ± std | %s |" % " | ".join(cells))
+  if baseline:
+    lines.append("| all positive (baseline) | %s |" % " | ".join(
+        "%.2f" % mean_std([100.0 * results[name] for results in baseline])[0] for _, name, _ in _COLUMNS))
   return "\n".join(lines) + "\n"
 
 
@@ -108,9 +129,10 @@ def summarize(output_dir, data_dir, task="binary", folds=None, title=None):
     raise errors.UserError("--output_dir=%s: no fold has a test_results.tsv" % output_dir)
   title = title or "%s (%d fold%s)" % (os.path.basename(os.path.normpath(data_dir)), len(scored),
                                        "" if len(scored) == 1 else "s")
-  table = markdown(scored, title)
+  baseline = all_positive(data_dir, [fold for fold, _ in scored]) if task == "binary" else None
+  table = markdown(scored, title, baseline)
   text = io.StringIO()
-  csv.writer(text, lineterminator="\n").writerows(summary_rows(scored, task))
+  csv.writer(text, lineterminator="\n").writerows(summary_rows(scored, task, baseline))
   for extension, content in (("md", table), ("csv", text.getvalue())):
     path = os.path.join(output_dir, "%s.%s" % (SUMMARY_NAME, extension))
     # Written beside and renamed, so a summary file is never half-written.

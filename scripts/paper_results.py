@@ -167,17 +167,23 @@ def re_numbers(run_dir):
 
 
 def qa_numbers(run_dir):
-  """Strict and lenient accuracy and MRR (percent), the mean over the batches in run_dir/batch*/bioasq_eval.json."""
-  batches = sorted(d for d in os.listdir(run_dir) if d.startswith("batch"))
+  """Strict and lenient accuracy and MRR (percent), the mean over the batches in run_dir/batch*/.
+
+  Each batch's bioasq_eval.txt holds the evaluator's ten numbers (-phaseB -e 5); the factoid strict accuracy,
+  lenient accuracy and MRR are the second to the fourth.
+  """
   scores = []
-  for batch in batches:
-    path = os.path.join(run_dir, batch, "bioasq_eval.json")
+  for batch in sorted(d for d in os.listdir(run_dir) if d.startswith("batch")):
+    path = os.path.join(run_dir, batch, "bioasq_eval.txt")
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:
-        scores.append(json.load(f))
+        numbers = f.read().split()
+      if len(numbers) != 10:
+        raise errors.UserError("%s: expected the evaluator's 10 numbers, found %d" % (path, len(numbers)))
+      scores.append({"strict": float(numbers[1]), "lenient": float(numbers[2]), "mrr": float(numbers[3])})
   if not scores:
-    raise errors.UserError("%s: no batch*/bioasq_eval.json" % run_dir)
-  numbers = {k: 100.0 * statistics.mean(float(s[k]) for s in scores) for k in ("strict", "lenient", "mrr")}
+    raise errors.UserError("%s: no batch*/bioasq_eval.txt" % run_dir)
+  numbers = {k: 100.0 * statistics.mean(s[k] for s in scores) for k in ("strict", "lenient", "mrr")}
   numbers["batches"] = len(scores)
   return numbers
 

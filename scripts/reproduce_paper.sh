@@ -146,13 +146,22 @@ run_qa() {
     unavailable "$id" "BioASQ is not run with --quick"
     return
   fi
+  # Trained once per year, on the first test batch's run; the other batches are predicted with that model.
+  local trained="" checkpoint
   for test in "$DATA_DIR/$2/BioASQ-test-factoid-$year"-*.json; do
     [[ -f "$test" ]] || continue
     batch=${test%.json}
     batch=${batch##*-}
     golden=$DATA_DIR/$2/${year^^}${batch}_golden.json
-    INIT_CHECKPOINT=$QA_CHECKPOINT QA_DIR="$DATA_DIR/$2" TRAIN_FILE="$train" PREDICT_FILE="$test" \
-      GOLDEN_FILE="$golden" OUTPUT_DIR="$OUTPUT_DIR/$id/run/batch$batch" "$ROOT/scripts/qa.sh"
+    if [[ -z "$trained" ]]; then
+      INIT_CHECKPOINT=$QA_CHECKPOINT QA_DIR="$DATA_DIR/$2" TRAIN_FILE="$train" PREDICT_FILE="$test" \
+        GOLDEN_FILE="$golden" OUTPUT_DIR="$OUTPUT_DIR/$id/run/batch$batch" "$ROOT/scripts/qa.sh"
+      trained=$OUTPUT_DIR/$id/run/batch$batch
+    else
+      checkpoint=$(newest_checkpoint "$trained") || die "$trained: no checkpoint after training"
+      DO_TRAIN=false INIT_CHECKPOINT=$checkpoint QA_DIR="$DATA_DIR/$2" PREDICT_FILE="$test" \
+        GOLDEN_FILE="$golden" OUTPUT_DIR="$OUTPUT_DIR/$id/run/batch$batch" "$ROOT/scripts/qa.sh"
+    fi
   done
   "$PYTHON" "$ROOT/scripts/paper_results.py" record --id="$id" --run_dir="$OUTPUT_DIR/$id/run" \
     --output="$OUTPUT_DIR/$id/result.json"

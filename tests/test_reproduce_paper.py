@@ -172,3 +172,18 @@ def test_bad_input_names_the_variable_or_folder(tmp_path):
   assert run.returncode == 2 and "unknown argument --fast" in run.stderr
   run = subprocess.run(["bash", SCRIPT, "--help"], capture_output=True, text=True, timeout=60)
   assert run.returncode == 0 and "--quick" in run.stdout and "DATA_DIR" in run.stdout
+
+
+def test_bioasq_numbers_are_the_mean_over_batches_of_the_evaluators_fields_2_to_4(tmp_path):
+  run = tmp_path / "run"
+  _write(run / "batch1" / "bioasq_eval.txt", "0.0 0.3 0.5 0.4 0.0 0.0 0.0 0.0 0.0 0.0\n")
+  _write(run / "batch2" / "bioasq_eval.txt", "0.0 0.1 0.3 0.2 0.0 0.0 0.0 0.0 0.0 0.0\n")
+  out = tmp_path / "BioASQ-4b" / "result.json"
+  done = _paper_results("record", "--id=BioASQ-4b", "--run_dir=%s" % run, "--output=%s" % out)
+  assert done.returncode == 0, done.stderr
+  numbers = json.loads(out.read_text())["numbers"]
+  assert numbers["batches"] == 2 and numbers["strict"] == pytest.approx(20.0)
+  assert numbers["lenient"] == pytest.approx(40.0) and numbers["mrr"] == pytest.approx(30.0)
+  _write(run / "batch3" / "bioasq_eval.txt", "0.1 0.2\n")
+  bad = _paper_results("record", "--id=BioASQ-4b", "--run_dir=%s" % run, "--output=%s" % out)
+  assert bad.returncode == 2 and "expected the evaluator's 10 numbers, found 2" in bad.stderr

@@ -506,10 +506,17 @@ def test_kfold_summary_on_fake_folds(tmp_path):
   assert open(str(out / "kfold_summary.md"), encoding="utf-8").read() == run.stdout
   rows = list(csv.reader(open(str(out / "kfold_summary.csv"))))
   assert rows[0] == ["fold", "precision", "recall", "f1", "specificity"]
-  assert [r[0] for r in rows[1:]] == ["1", "2", "3", "mean", "std"]
+  assert [r[0] for r in rows[1:]] == ["1", "2", "3", "mean", "std", "all_positive"]
   assert float(rows[2][3]) == pytest.approx(100 * per_fold[1]["f1 score"], abs=1e-9)
   assert float(rows[4][3]) == pytest.approx(statistics.mean(f1), abs=1e-9)
   assert float(rows[5][3]) == pytest.approx(statistics.stdev(f1), abs=1e-9)
+  # The all-positive baseline: recall 100, precision the share of positives, specificity 0.
+  positives = [sum(1 for _, label in re_eval.read_answers(str(data / f / "test.tsv"), ["0", "1"]) if label == 1)
+               / (30.0 + int(f)) for f in "123"]
+  assert float(rows[6][2]) == 100.0 and float(rows[6][4]) == 0.0
+  assert float(rows[6][1]) == pytest.approx(100 * statistics.mean(positives), abs=1e-9)
+  assert lines[6] == "| all positive (baseline) | %.2f | 100.00 | %.2f |" % (
+      100 * statistics.mean(positives), statistics.mean(200 * p / (1 + p) for p in positives))
 
   # A fold without predictions is named and left out.
   os.remove(str(out / "2" / "test_results.tsv"))
