@@ -93,6 +93,29 @@ run_step() {
   fi
 }
 
+# start_steps TOTAL: begins a pipeline of TOTAL numbered steps (`step`, `say`), run from the repository root with
+# each step's log in OUTPUT_DIR/logs (LOGS); START is the time it began.
+start_steps() {
+  TOTAL=$1
+  STEP=0
+  # shellcheck disable=SC2034  # read by the scripts that source this file
+  START=$SECONDS
+  LOGS=$OUTPUT_DIR/logs
+  mkdir -p "$LOGS"
+  cd "$ROOT" || exit 1
+}
+
+# step TITLE: the header of the next step, "[n/TOTAL] TITLE".
+step() {
+  STEP=$((STEP + 1))
+  echo "[$STEP/$TOTAL] $1"
+}
+
+# say TEXT...: a step's summary line, indented under its header.
+say() {
+  echo "      $*"
+}
+
 # result_value FILE KEY: KEY's value in a `key = value` results file (eval_results.txt, test_results.txt).
 result_value() {
   awk -F' = ' -v key="$2" '$1 == key { print $2 }' "$1"

@@ -18,7 +18,7 @@ run_ner.py (e.g. --ner_loss=mean_first_subtoken --predict_first_subtoken=true fo
 
 Variables (environment; defaults in brackets):
   BIOBERT_DIR       pre-trained model folder: vocab.txt, bert_config.json, model.ckpt-N (required)
-  NER_DIR           the data set folder, e.g. ./datasets/NER/NCBI-disease (required)
+  NER_DIR           the data set folder, e.g. ./data/datasets/NER/NCBI-disease (required)
   OUTPUT_DIR        [./ner_outputs/<name of NER_DIR>]
   INIT_CHECKPOINT   [the newest checkpoint in BIOBERT_DIR]
   VOCAB_FILE        [$BIOBERT_DIR/vocab.txt]     BERT_CONFIG_FILE [$BIOBERT_DIR/bert_config.json]
@@ -29,7 +29,7 @@ Variables (environment; defaults in brackets):
   PYTHON            the Python interpreter [python]
 
 Example:
-  BIOBERT_DIR=./weights/biobert_v1.1_pubmed NER_DIR=./datasets/NER/NCBI-disease scripts/ner.sh
+  BIOBERT_DIR=./weights/biobert_v1.1_pubmed NER_DIR=./data/datasets/NER/NCBI-disease scripts/ner.sh
 EOF
 }
 

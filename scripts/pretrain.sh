@@ -223,21 +223,7 @@ print("single" if workers <= 1 else "chief" if chief else "worker")' 2>/dev/null
     die "TF_CONFIG is not a JSON object with a cluster and a task: $TF_CONFIG"
 fi
 
-LOGS=$OUTPUT_DIR/logs
-mkdir -p "$LOGS"
-cd "$ROOT"
-START=$SECONDS
-STEP=0
-TOTAL=5
-
-step() {
-  STEP=$((STEP + 1))
-  echo "[$STEP/$TOTAL] $1"
-}
-
-say() {
-  echo "      $*"
-}
+start_steps 5
 
 # shown PATH: PATH inside OUTPUT_DIR, as the summary lines show it.
 shown() {

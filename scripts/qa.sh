@@ -28,7 +28,7 @@ Variables (environment; defaults in brackets; relative paths are taken from the 
   INIT_CHECKPOINT   [the checkpoint of BIOBERT_DIR with the highest step]
   VOCAB_FILE        [$BIOBERT_DIR/vocab.txt]
   BERT_CONFIG_FILE  [$BIOBERT_DIR/bert_config.json]
-  QA_DIR            BioASQ folder of BioBERT's QA data sets [./datasets/QA/BioASQ]
+  QA_DIR            BioASQ folder of BioBERT's QA data sets [./data/datasets/QA/BioASQ]
   TRAIN_FILE        [$QA_DIR/BioASQ-train-factoid-4b.json]
   PREDICT_FILE      [$QA_DIR/BioASQ-test-factoid-4b-1.json]
   GOLDEN_FILE       BioASQ golden answers of PREDICT_FILE [$QA_DIR/4B1_golden.json, i.e. <N>B<K>_golden.json
@@ -45,7 +45,7 @@ Variables (environment; defaults in brackets; relative paths are taken from the 
 
 Example (then the other test batches, predict only: DO_TRAIN=false INIT_CHECKPOINT=./qa_4b/model.ckpt-N
 PREDICT_FILE=$QA_DIR/BioASQ-test-factoid-4b-2.json OUTPUT_DIR=./qa_4b_2 scripts/qa.sh):
-  BIOBERT_DIR=./biobert_v1.1_pubmed_squad QA_DIR=./datasets/QA/BioASQ OUTPUT_DIR=./qa_4b scripts/qa.sh
+  BIOBERT_DIR=./biobert_v1.1_pubmed_squad QA_DIR=./data/datasets/QA/BioASQ OUTPUT_DIR=./qa_4b scripts/qa.sh
 EOF
 }
 
@@ -58,7 +58,7 @@ fi
 # Inputs, checked before anything runs.
 
 model_files
-QA_DIR=$(absolute "${QA_DIR:-datasets/QA/BioASQ}")
+QA_DIR=$(absolute "${QA_DIR:-./data/datasets/QA/BioASQ}")
 if [[ -z "${TRAIN_FILE:-}" || -z "${PREDICT_FILE:-}" || -z "${GOLDEN_FILE:-}" ]]; then
   require_dir QA_DIR
 fi
@@ -106,21 +106,7 @@ if [[ -n "$BIOASQ_JAR" ]]; then
 fi
 DO_LOWER_CASE=${DO_LOWER_CASE:-$(vocab_lower_case "$VOCAB_FILE")}
 
-LOGS=$OUTPUT_DIR/logs
-mkdir -p "$LOGS"
-cd "$ROOT"
-START=$SECONDS
-STEP=0
-TOTAL=3
-
-step() {
-  STEP=$((STEP + 1))
-  echo "[$STEP/$TOTAL] $1"
-}
-
-say() {
-  echo "      $*"
-}
+start_steps 3
 
 # ---------------------------------------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 # (datasets/RE/GAD/1..10), re_eval.py scores each fold, and biocodes/re_kfold_summary.py prints per-fold and
 # mean ± std precision, recall and F1.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat <<'EOF'
@@ -15,15 +17,16 @@ A fold whose test_results.tsv and re_eval.txt both exist is skipped, so a stoppe
 (a fold stopped mid-training resumes from its latest checkpoint). Extra arguments go to every run_re.py call.
 
 Variables (environment; defaults in brackets):
-  BIOBERT_DIR       pre-trained model folder: vocab.txt, bert_config.json, model.ckpt-1000000 (required)
-  RE_DIR            data set folder holding the fold folders [./datasets/RE/GAD]
+  BIOBERT_DIR       pre-trained model folder: vocab.txt, bert_config.json, model.ckpt-N (required)
+  RE_DIR            data set folder holding the fold folders [./data/datasets/RE/GAD]
   TASK_NAME         run_re.py --task_name: gad, euadr, chemprot, ddi13, ... [gad]
   OUTPUT_DIR        one output folder per fold is made in it [./re_outputs]
-  INIT_CHECKPOINT   [$BIOBERT_DIR/model.ckpt-1000000]
+  INIT_CHECKPOINT   [the newest checkpoint in BIOBERT_DIR: model.ckpt-1000000 in BioBERT's releases]
   VOCAB_FILE        [$BIOBERT_DIR/vocab.txt]
   BERT_CONFIG_FILE  [$BIOBERT_DIR/bert_config.json]
   MAX_SEQ_LENGTH    [128]     TRAIN_BATCH_SIZE [32]     LEARNING_RATE [2e-5]     NUM_TRAIN_EPOCHS [3.0]
-  DO_LOWER_CASE     [false]   (BioBERT's vocabulary is cased; pass true for uncased models)
+  DO_LOWER_CASE     [from the vocabulary: false for BioBERT's cased vocab.txt, true for an uncased one]
+  NUM_GPUS          [-1: every visible GPU]   PRECISION [fp32] (fp32, bf16, fp16)
   FOLDS             space-separated fold names [every numbered folder of $RE_DIR]
   EVAL_TASK         re_eval.py --task [chemprot for chemprot, ddi13 for ddi13, else binary]
   PYTHON            the Python interpreter [python]
@@ -31,34 +34,27 @@ Variables (environment; defaults in brackets):
 --do_eval is passed for the folds that have a dev.tsv (the GAD and EU-ADR folds have none).
 
 Example:
-  BIOBERT_DIR=./biobert_v1.1_pubmed RE_DIR=./datasets/RE/GAD TASK_NAME=gad OUTPUT_DIR=./re_outputs \
+  BIOBERT_DIR=./weights/biobert_v1.1_pubmed RE_DIR=./data/datasets/RE/GAD TASK_NAME=gad OUTPUT_DIR=./re_outputs \
     scripts/re_kfold.sh
 EOF
 }
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+if help_requested "$@"; then
   usage
   exit 0
 fi
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-if [[ -z "${BIOBERT_DIR:-}" ]]; then
-  echo "error: set BIOBERT_DIR to the pre-trained model folder (see scripts/re_kfold.sh --help)" >&2
-  exit 2
-fi
-RE_DIR=${RE_DIR:-./datasets/RE/GAD}
+model_files
+RE_DIR=$(absolute "${RE_DIR:-./data/datasets/RE/GAD}")
 TASK_NAME=${TASK_NAME:-gad}
-OUTPUT_DIR=${OUTPUT_DIR:-./re_outputs}
-INIT_CHECKPOINT=${INIT_CHECKPOINT:-$BIOBERT_DIR/model.ckpt-1000000}
-VOCAB_FILE=${VOCAB_FILE:-$BIOBERT_DIR/vocab.txt}
-BERT_CONFIG_FILE=${BERT_CONFIG_FILE:-$BIOBERT_DIR/bert_config.json}
+OUTPUT_DIR=$(absolute "${OUTPUT_DIR:-./re_outputs}")
 MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-32}
 LEARNING_RATE=${LEARNING_RATE:-2e-5}
 NUM_TRAIN_EPOCHS=${NUM_TRAIN_EPOCHS:-3.0}
-DO_LOWER_CASE=${DO_LOWER_CASE:-false}
-PYTHON=${PYTHON:-python}
+DO_LOWER_CASE=${DO_LOWER_CASE:-$(vocab_lower_case "$VOCAB_FILE")}
+NUM_GPUS=${NUM_GPUS:--1}
+PRECISION=${PRECISION:-fp32}
 
 case "$(echo "$TASK_NAME" | tr '[:upper:]' '[:lower:]')" in
   chemprot) DEFAULT_EVAL_TASK=chemprot ;;
@@ -67,10 +63,7 @@ case "$(echo "$TASK_NAME" | tr '[:upper:]' '[:lower:]')" in
 esac
 EVAL_TASK=${EVAL_TASK:-$DEFAULT_EVAL_TASK}
 
-if [[ ! -d "$RE_DIR" ]]; then
-  echo "error: RE_DIR=$RE_DIR is not a folder" >&2
-  exit 2
-fi
+require_dir RE_DIR
 
 if [[ -n "${FOLDS:-}" ]]; then
   read -r -a fold_list <<< "$FOLDS"
@@ -84,8 +77,7 @@ else
            done | sort -n)
 fi
 if [[ ${#fold_list[@]} -eq 0 ]]; then
-  echo "error: RE_DIR=$RE_DIR has no numbered fold folders (1, 2, ...); set FOLDS" >&2
-  exit 2
+  die "RE_DIR=$RE_DIR has no numbered fold folders (1, 2, ...); set FOLDS"
 fi
 
 mkdir -p "$OUTPUT_DIR"
@@ -103,15 +95,12 @@ for fold in "${fold_list[@]}"; do
   fi
   mkdir -p "$out"
   echo "== fold $fold: run_re.py (log: $out/run_re.log)"
-  if ! "$PYTHON" "$ROOT/run_re.py" --task_name="$TASK_NAME" --do_train=true --do_predict=true "${eval_flag[@]}" \
-      --vocab_file="$VOCAB_FILE" --bert_config_file="$BERT_CONFIG_FILE" --init_checkpoint="$INIT_CHECKPOINT" \
-      --max_seq_length="$MAX_SEQ_LENGTH" --train_batch_size="$TRAIN_BATCH_SIZE" --learning_rate="$LEARNING_RATE" \
-      --num_train_epochs="$NUM_TRAIN_EPOCHS" --do_lower_case="$DO_LOWER_CASE" --data_dir="$data" \
-      --output_dir="$out" "$@" > "$out/run_re.log" 2>&1; then
-    echo "error: fold $fold: run_re.py failed; the end of $out/run_re.log:" >&2
-    tail -n 20 "$out/run_re.log" >&2
-    exit 1
-  fi
+  run_step "fold $fold: run_re.py" "$out/run_re.log" "$PYTHON" "$ROOT/run_re.py" --task_name="$TASK_NAME" \
+    --do_train=true --do_predict=true "${eval_flag[@]}" --vocab_file="$VOCAB_FILE" \
+    --bert_config_file="$BERT_CONFIG_FILE" --init_checkpoint="$INIT_CHECKPOINT" --max_seq_length="$MAX_SEQ_LENGTH" \
+    --train_batch_size="$TRAIN_BATCH_SIZE" --learning_rate="$LEARNING_RATE" --num_train_epochs="$NUM_TRAIN_EPOCHS" \
+    --do_lower_case="$DO_LOWER_CASE" --data_dir="$data" --num_gpus="$NUM_GPUS" --precision="$PRECISION" \
+    --output_dir="$out" "$@"
   # Written beside and renamed: an interrupted fold never looks done.
   "$PYTHON" "$ROOT/biocodes/re_eval.py" --output_path="$out/test_results.tsv" --answer_path="$data/test.tsv" \
     --task="$EVAL_TASK" > "$out/re_eval.txt.tmp"

@@ -78,21 +78,7 @@ for dir in "$TF1_DIR" "$HF_DIR"; do
 done
 LOWER_CASE=$(vocab_lower_case "$VOCAB_FILE")
 
-LOGS=$OUTPUT_DIR/logs
-mkdir -p "$LOGS"
-cd "$ROOT"
-START=$SECONDS
-STEP=0
-TOTAL=3
-
-step() {
-  STEP=$((STEP + 1))
-  echo "[$STEP/$TOTAL] $1"
-}
-
-say() {
-  echo "      $*"
-}
+start_steps 3
 
 # check_sums DIR: stops unless every file DIR's SHA256SUMS lists has its checksum.
 check_sums() {

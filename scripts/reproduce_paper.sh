@@ -39,7 +39,7 @@ The paper's settings: NER as the original README (10 epochs, lr 5e-5, batch 32, 
 batch 32, seq 128; QA 5 epochs, lr 5e-6, batch 12, seq 384 (scripts/ner.sh, re_kfold.sh, qa.sh --help).
 
 Example:
-  BIOBERT_DIR=./weights/biobert_v1.1_pubmed DATA_DIR=./datasets scripts/reproduce_paper.sh --datasets=NCBI-disease,GAD
+  BIOBERT_DIR=./weights/biobert_v1.1_pubmed DATA_DIR=./data/datasets scripts/reproduce_paper.sh --datasets=NCBI-disease,GAD
 EOF
 }
 

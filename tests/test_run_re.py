@@ -548,6 +548,10 @@ def test_kfold_script_runs_each_fold_once_and_skips_done_ones(tmp_path):
   _write(stub, _STUB)
   stub.chmod(0o755)
   log = tmp_path / "calls.log"
+  # A cased BioBERT folder as released (the checkpoint's data is never read: run_re.py is a stub here).
+  _write(tmp_path / "biobert" / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nThe\nthe\nGene\n")
+  _write(tmp_path / "biobert" / "bert_config.json", "{}")
+  _write(tmp_path / "biobert" / "model.ckpt-1000000.index", "")
   env = dict(os.environ, BIOBERT_DIR=str(tmp_path / "biobert"), RE_DIR=str(data), OUTPUT_DIR=str(out),
              TASK_NAME="gad", PYTHON=str(stub), REAL_PYTHON=sys.executable, STUB_LOG=str(log))
   _write(data / "2" / "dev.tsv", "a @GENE$\t0\n")
@@ -577,7 +581,7 @@ def test_kfold_script_runs_each_fold_once_and_skips_done_ones(tmp_path):
   help_run = subprocess.run(["bash", script, "--help"], capture_output=True, text=True)
   assert help_run.returncode == 0 and "BIOBERT_DIR" in help_run.stdout and "RE_DIR" in help_run.stdout
   missing = subprocess.run(["bash", script], env=dict(env, BIOBERT_DIR=""), capture_output=True, text=True)
-  assert missing.returncode == 2 and missing.stderr.startswith("error: set BIOBERT_DIR")
+  assert missing.returncode == 2 and missing.stderr.startswith("error: re_kfold.sh: set BIOBERT_DIR")
 
 
 def test_kfold_script_passes_shellcheck():
