@@ -147,8 +147,3 @@ def test_a_failing_step_stops_the_run_and_is_named(tmp_path):
   assert "error: step 1/9 (prepare) failed" in proc.stderr
   assert (tmp_path / "out" / "logs" / "1-prepare_corpus.log").is_file()
 
-
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
-def test_shellcheck():
-  proc = subprocess.run(["shellcheck", SCRIPT], capture_output=True, text=True)
-  assert proc.returncode == 0, proc.stdout
