@@ -164,6 +164,11 @@ class DataProcessor(object):
     examples = []
     for index, (line, fields) in enumerate(rows):
       if columns.header and index == 0:
+        if fields[0].strip().isdigit():
+          # A number where the header's first name should be: the header is missing, and skipping this row
+          # would drop the first example (and shift every prediction against the answers).
+          raise errors.UserError("%s file %s: line %d: a data row where the header should be; this file starts "
+                                 "with a header row (%s)" % (set_type, path, line, self.header_hint(set_type)))
         continue
       example = self.create_example(set_type, index, fields, columns, path, line)
       if example is not None:
@@ -194,6 +199,9 @@ class DataProcessor(object):
     hint = "; %s's labels are lower case" % self.name if label.lower() in self.labels else ""
     raise errors.UserError("%s file %s: line %d: label %r is not one of --task_name=%s's labels (%s)%s" % (
         set_type, path, line, label, self.name, ", ".join(self.labels), hint))
+
+  def header_hint(self, set_type):
+    return "BioBERT's test.tsv: index<TAB>sentence<TAB>label" if set_type == "test" else "the task's own"
 
   @staticmethod
   def describe(columns):

@@ -114,6 +114,11 @@ def test_bad_rows_name_file_and_line(tmp_path):
     run_re.get_processor("gad").get_train_examples(str(data))
   assert str(e.value) == ("train file %s: line 2: 1 column(s), expected at least 2 (text in column 1, label in "
                           "column 2)" % path)
+  path = _write(data / "test.tsv", "0\ta @GENE$ b\t1\n1\tc @DISEASE$\t0\n")
+  with pytest.raises(errors.UserError) as e:
+    run_re.get_processor("gad").get_test_examples(str(data))
+  assert str(e.value) == ("test file %s: line 1: a data row where the header should be; this file starts with a "
+                          "header row (BioBERT's test.tsv: index<TAB>sentence<TAB>label)" % path)
   _write(data / "test.tsv", "index\tsentence\tlabel\n")
   with pytest.raises(errors.UserError, match="test file .*test.tsv: holds no example"):
     run_re.get_processor("gad").get_test_examples(str(data))
@@ -415,6 +420,37 @@ def test_fine_tuned_model_predicts_the_same_in_transformers(trained):
     theirs = model(**inputs).logits.softmax(-1).numpy()
   ours = np.loadtxt(str(out / "test_results.tsv"), delimiter="\t", dtype=np.float64)
   np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("task", ["chemprot", "ddi13"])
+def test_multiclass_tasks_train_predict_and_evaluate(gad, tmp_path, task):
+  """A small file in the task's documented format (sentence<TAB>label; test: index<TAB>sentence<TAB>label, a
+  header) trains, evaluates and predicts; re_eval --task scores the predictions. 10 test rows at a predict batch
+  of 8: one line per example, in input order, the last batch partial."""
+  root, init, _ = gad
+  labels = run_re.get_processor(task).labels
+  entity = "@CHEMICAL$ binds @GENE$" if task == "chemprot" else "@DRUG$ with @DRUG$"
+  rows = [("%s in case %d ." % (entity, i), labels[i % len(labels)]) for i in range(34)]
+  data = tmp_path / task
+  _write(data / "train.tsv", "".join("%s\t%s\n" % row for row in rows[:24]))
+  _write(data / "dev.tsv", "".join("%s\t%s\n" % row for row in rows[24:]))
+  _write(data / "test.tsv", "index\tsentence\tlabel\n" + "".join(
+      "%d\t%s\t%s\n" % (i, sentence, label) for i, (sentence, label) in enumerate(rows[24:])))
+  out = tmp_path / "out"
+  result = _run_re(root, out, "--do_train=true", "--do_eval=true", "--do_predict=true", data=data, init=init,
+                   task=task)
+  assert result.returncode == 0, result.stderr[-3000:]
+  predictions = open(str(out / "test_results.tsv")).read().splitlines()
+  assert len(predictions) == 10 and all(len(line.split("\t")) == len(labels) for line in predictions)
+  results = _read_results(str(out / "eval_results.txt"))
+  assert {"eval_precision", "eval_recall", "eval_f1", "eval_accuracy"} <= set(results)
+  scored = _re_eval("--output_path=%s" % (out / "test_results.tsv"), "--answer_path=%s" % (data / "test.tsv"),
+                    "--task=%s" % task)
+  assert scored.returncode == 0, scored.stderr
+  assert [line.split(":")[0].strip() for line in scored.stdout.splitlines()] == ["f1 score", "recall", "precision"]
+  # The dev rows were the test rows: evaluation's micro F1 is re_eval's on the predictions.
+  f1 = float(scored.stdout.splitlines()[0].split(":")[1].strip().rstrip("%")) / 100
+  assert float(results["eval_f1"]) == pytest.approx(f1, abs=1e-4)
 
 
 def test_two_replicas_train_like_one_device(gad, tmp_path, monkeypatch):
