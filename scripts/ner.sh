@@ -9,7 +9,8 @@ usage() {
   cat <<'EOF'
 Usage: scripts/ner.sh [--help] [extra run_ner.py flags ...]
 
-Fine-tunes BIOBERT_DIR's model on one NER data set ($NER_DIR: train_dev.tsv, devel.tsv, test.tsv), predicts
+Fine-tunes BIOBERT_DIR's model on one NER data set ($NER_DIR: train_dev.tsv, devel.tsv, test.tsv; a folder
+with train.tsv instead of train_dev.tsv trains on train.tsv + devel.tsv, joined in $OUTPUT_DIR/data), predicts
 test.tsv, turns the WordPiece predictions into one word per line (ner_detokenize.py) and scores the entities
 (conlleval.py). Writes into $OUTPUT_DIR: run_ner.py's outputs (eval_results.txt, test_results.txt,
 token_test.txt, label_test.txt, checkpoints), NER_result_conll.txt, conlleval.txt, and logs/. A finished run
@@ -41,8 +42,23 @@ fi
 model_files
 require_var NER_DIR "a NER data set folder (train_dev.tsv, devel.tsv, test.tsv)"
 NER_DIR=$(absolute "$NER_DIR")
-require_files NER_DIR train_dev.tsv devel.tsv test.tsv
+require_dir NER_DIR
 OUTPUT_DIR=$(absolute "${OUTPUT_DIR:-./ner_outputs/$(basename "$NER_DIR")}")
+if [[ ! -f "$NER_DIR/train_dev.tsv" && -f "$NER_DIR/train.tsv" && -f "$NER_DIR/devel.tsv" ]]; then
+  # Some data sets come without train_dev.tsv (JNLPBA): it is train.tsv followed by devel.tsv, as BioBERT made
+  # the others'. Joined once into OUTPUT_DIR/data, beside links to the other two files.
+  joined=$OUTPUT_DIR/data
+  if [[ ! -f "$joined/train_dev.tsv" ]]; then
+    mkdir -p "$joined"
+    { cat "$NER_DIR/train.tsv"; echo; cat "$NER_DIR/devel.tsv"; } >"$joined/train_dev.tsv.tmp"
+    mv "$joined/train_dev.tsv.tmp" "$joined/train_dev.tsv"
+  fi
+  ln -sfn "$NER_DIR/devel.tsv" "$joined/devel.tsv"
+  ln -sfn "$NER_DIR/test.tsv" "$joined/test.tsv"
+  echo "   $NER_DIR has no train_dev.tsv: training on train.tsv + devel.tsv ($joined/train_dev.tsv)"
+  NER_DIR=$joined
+fi
+require_files NER_DIR train_dev.tsv devel.tsv test.tsv
 NUM_TRAIN_EPOCHS=${NUM_TRAIN_EPOCHS:-10.0}
 LEARNING_RATE=${LEARNING_RATE:-5e-5}
 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-32}

@@ -110,6 +110,20 @@ def _re_subset(text, size, has_header):
   return "".join(head + lines[len(head):len(head) + size])
 
 
+def _read_text(path):
+  with open(path, encoding="utf-8", newline="") as f:
+    return f.read()
+
+
+def _has_train_and_devel(src):
+  return all(os.path.exists(os.path.join(src, name)) for name in ("train.tsv", "devel.tsv"))
+
+
+def _joined_train_dev(src):
+  """train.tsv then devel.tsv: train_dev.tsv for a NER set that comes without one (as scripts/ner.sh joins it)."""
+  return _read_text(os.path.join(src, "train.tsv")) + "\n" + _read_text(os.path.join(src, "devel.tsv"))
+
+
 def subset(task, src, dst, size):
   """Writes into dst the first `size` sentences (NER) or rows (RE fold 1: train, dev, test) of the data set src."""
   # (file, has a header row, may be absent): GAD and EU-ADR folds have no dev.tsv.
@@ -123,12 +137,14 @@ def subset(task, src, dst, size):
   with fileio.atomic_folder(dst) as folder:
     for relative, has_header, optional in files:
       path = os.path.join(src, relative)
-      if not os.path.exists(path):
-        if optional:
-          continue
+      if os.path.exists(path):
+        text = _read_text(path)
+      elif relative == "train_dev.tsv" and _has_train_and_devel(src):
+        text = _joined_train_dev(src)
+      elif optional:
+        continue
+      else:
         raise errors.UserError("%s: no such file (the data set folder lacks it)" % path)
-      with open(path, encoding="utf-8", newline="") as f:
-        text = f.read()
       part = _ner_subset(text, size) if task == "ner" else _re_subset(text, size, has_header)
       os.makedirs(os.path.dirname(os.path.join(folder, relative)), exist_ok=True)
       with open(os.path.join(folder, relative), "w", encoding="utf-8", newline="") as f:

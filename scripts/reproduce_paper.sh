@@ -102,7 +102,7 @@ data_for() {
 
 run_ner() {
   local id=$1 data
-  if [[ ! -f "$DATA_DIR/$2/train_dev.tsv" ]]; then
+  if [[ ! -f "$DATA_DIR/$2/train_dev.tsv" && ! (-f "$DATA_DIR/$2/train.tsv" && -f "$DATA_DIR/$2/devel.tsv") ]]; then
     unavailable "$id" "no $2/train_dev.tsv in DATA_DIR"
     return
   fi
