@@ -10,7 +10,8 @@ DATASETS lists them in the paper's order, with the folder each is read from in B
 
 Commands (run by reproduce_paper.sh; each prints or writes what it says):
   list [--datasets=A,B]        one line per data set: id, task, folder under DATA_DIR, run_re task name
-  subset --task --src --dst --size   the first SIZE sentences (NER) or rows (RE, fold 1 only) of a data set
+  subset --task --src --dst --size   the first SIZE sentences (NER) or SIZE rows spread over each file (RE,
+                               fold 1 only) of a data set
   record --id --task --run_dir --output   a data set's obtained numbers (result.json) from its run's outputs
   unavailable --id --reason --output      result.json for a data set that could not be run
   table --results_dir [--quick]  results.md, results.csv and (with matplotlib) results.png in results_dir
@@ -105,9 +106,13 @@ def _ner_subset(text, size):
 
 
 def _re_subset(text, size, has_header):
+  """`size` rows spread evenly over the file (BioBERT's RE files are sorted by label: the first rows would all
+  be of one class), in their order, after the header row where there is one."""
   lines = text.splitlines(True)
-  head = lines[:1] if has_header else []
-  return "".join(head + lines[len(head):len(head) + size])
+  head, rows = (lines[:1], lines[1:]) if has_header else ([], lines)
+  if len(rows) > size:
+    rows = [rows[i * len(rows) // size] for i in range(size)]
+  return "".join(head + rows)
 
 
 def _read_text(path):
@@ -125,7 +130,8 @@ def _joined_train_dev(src):
 
 
 def subset(task, src, dst, size):
-  """Writes into dst the first `size` sentences (NER) or rows (RE fold 1: train, dev, test) of the data set src."""
+  """Writes into dst the first `size` sentences (NER) or `size` rows spread over each file (RE fold 1: train,
+  dev, test) of the data set src."""
   # (file, has a header row, may be absent): GAD and EU-ADR folds have no dev.tsv.
   if task == "ner":
     files = [(name, False, False) for name in ("train_dev.tsv", "devel.tsv", "test.tsv")]

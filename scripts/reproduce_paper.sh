@@ -20,8 +20,9 @@ Data sets missing from DATA_DIR are listed as "not available". A data set with a
 a stopped run continues where it was.
 
 Options:
-  --quick                 check the pipeline in minutes: the first QUICK_SIZE sentences (NER) or rows (RE,
-                          fold 1 only) of each data set, QUICK_EPOCHS epochs; the numbers are not the paper's
+  --quick                 check the pipeline in minutes: the first QUICK_SIZE sentences (NER) or QUICK_SIZE
+                          rows spread over each file (RE, fold 1 only) of each data set, QUICK_EPOCHS epochs;
+                          the numbers are not the paper's
   --datasets=A,B,...      only these (names as in the table: NCBI-disease, i2b2-2010, BC5CDR-disease,
                           BC5CDR-chem, BC4CHEMD, BC2GM, JNLPBA, LINNAEUS, Species-800, GAD, EU-ADR, ChemProt,
                           BioASQ-4b, BioASQ-5b, BioASQ-6b)

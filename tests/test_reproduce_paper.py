@@ -54,7 +54,8 @@ def test_quick_subsets_keep_whole_sentences_and_the_test_header(tmp_path):
   _write(re_dir / "1" / "test.tsv", "index\tsentence\tlabel\n" + "".join("%d\ts\t1\n" % i for i in range(5)))
   assert _paper_results("subset", "--task=re", "--src=%s" % re_dir, "--dst=%s" % (tmp_path / "r2"),
                         "--size=3").returncode == 0
-  assert (tmp_path / "r2" / "1" / "train.tsv").read_text() == "s0\t0\ns1\t0\ns2\t0\n"
+  # Spread over the file, which BioBERT sorts by label.
+  assert (tmp_path / "r2" / "1" / "train.tsv").read_text() == "s0\t0\ns1\t0\ns3\t0\n"
   assert (tmp_path / "r2" / "1" / "test.tsv").read_text().splitlines()[0] == "index\tsentence\tlabel"
   assert len((tmp_path / "r2" / "1" / "test.tsv").read_text().splitlines()) == 4
   # A folder without its files: one line naming the file, nothing written.
