@@ -284,8 +284,10 @@ def chart(rows, path, quick):
   axes.bar([p - 0.2 for p in positions], paper, width=0.4, label="paper, BioBERT v1.1 (+ PubMed)", color="#9db4d0")
   axes.bar([p + 0.2 for p in positions], obtained, width=0.4, label="obtained", color="#d0703c")
   for position, row in zip(positions, rows):
-    if not row["obtained"]:
-      axes.text(position + 0.2, 1, row["status"].split(":")[0], rotation=90, ha="center", va="bottom", fontsize=7)
+    # The obtained value is written over its bar, so that a 0 reads as a result, not as a missing bar.
+    label = row["obtained"] or row["status"].split(":")[0]
+    height = float(row["obtained"]) if row["obtained"] else 0.0
+    axes.text(position + 0.2, height + 1, label, rotation=90, ha="center", va="bottom", fontsize=7)
   axes.set_xticks(list(positions))
   axes.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
   axes.set_ylabel("score (%)")
