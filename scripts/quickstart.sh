@@ -51,16 +51,11 @@ if [ "$#" -gt 1 ]; then
   exit 2
 fi
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# Paths given by the caller are relative to the caller's folder; the tools run from the repository root.
-absolute() {
-  case "$1" in
-    "") echo "" ;;
-    /*) echo "$1" ;;
-    *) echo "$PWD/$1" ;;
-  esac
-}
+# Paths given by the caller are relative to the caller's folder (common.sh's `absolute`); the tools run from the
+# repository root.
 
 OUTPUT_DIR=$(absolute "${1:-${OUTPUT_DIR:-$ROOT/quickstart_output}}")
 if [ -n "${DATA_DIR:-}" ]; then
@@ -72,16 +67,6 @@ else
 fi
 BIOBERT_DIR=$(absolute "${BIOBERT_DIR:-}")
 BIOBERT_CHECKPOINT=$(absolute "${BIOBERT_CHECKPOINT:-}")
-# absolute_list LIST: each entry of a comma-separated list made absolute.
-absolute_list() {
-  local entries entry list=""
-  IFS=, read -r -a entries <<<"$1"
-  for entry in "${entries[@]}"; do
-    list="${list:+$list,}$(absolute "$entry")"
-  done
-  echo "$list"
-}
-
 CORPUS=$(absolute_list "${CORPUS:-$ROOT/data/quickstart/pubmed_sample.xml}")
 CORPUS_TEXT=$(absolute_list "${CORPUS_TEXT:-}")
 STEPS=${QUICKSTART_STEPS:-200}
