@@ -16,8 +16,8 @@ it, and writes into OUTPUT_DIR:
   <data set>/            that data set's run (outputs of ner.sh, re_kfold.sh or qa.sh) and result.json
   results.md, results.csv  per data set: the paper's v1.1 number, the obtained one, the difference, the status
   results.png            the same as a bar chart (needs matplotlib; skipped with a message without it)
-Data sets missing from DATA_DIR are listed as "not available". A data set with a result.json is not rerun;
-a stopped run continues where it was.
+Data sets missing from DATA_DIR are listed as "not available" (and looked for again by the next run). A data
+set already done is not rerun; a stopped run continues where it was.
 
 Options:
   --quick                 check the pipeline in minutes: the first QUICK_SIZE sentences (NER) or QUICK_SIZE
@@ -176,7 +176,8 @@ fi' EXIT
 while IFS=$'\t' read -r id task folder detail; do
   current=$id
   echo "== $id ($task, DATA_DIR/$folder)"
-  if [[ -f "$OUTPUT_DIR/$id/result.json" ]]; then
+  # Only what ran is kept: a data set that was not available is looked for again.
+  if grep -qs '"status": "done"' "$OUTPUT_DIR/$id/result.json"; then
     echo "   done already ($OUTPUT_DIR/$id/result.json), skipped"
     continue
   fi
