@@ -217,7 +217,19 @@ def write_features(path, spec, features):
   return count
 
 
-def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding=False):
+# Prediction sorts the examples of each run of this many by length, so that a batch holds sentences of about one
+# length and little padding is left after its longest (`input_fn_builder`'s sort_by_length); about 2x less work on
+# BioBERT's NER test sets than batches in file order, whose longest member is often twice the average.
+SORT_WINDOW = 4096
+
+# With --use_xla, batches cut to their longest sequence are cut to a multiple of this many positions instead.
+XLA_WIDTH_MULTIPLE = 16
+
+# The feature that carries each example's place in the file through a length-sorted prediction.
+EXAMPLE_INDEX = "example_index"
+
+
+def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding=False, sort_by_length=False):
   """The runtime input_fn over a TFRecord file of `spec`'s features.
 
   Training: repeated, shuffled with a buffer of 100 as the original (seeded by params["seed"], so a resumed run
@@ -227,13 +239,29 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding
   `trim_padding`: cut each batch's sequence features (those whose length --max_seq_length sets) to the longest
   `input_mask` in the batch, as a data collator pads per batch. BERT's outputs at real positions do not depend on
   the padding after them, so this only saves work, wherever nothing is computed at padded positions (prediction;
-  training with a loss that ignores padding).
+  training with a loss that ignores padding). With params["use_xla"] the width is rounded up to a multiple of
+  XLA_WIDTH_MULTIPLE.
+
+  `sort_by_length` (not for training): within each run of SORT_WINDOW examples, batches are made of examples
+  sorted by length (stable), and every example carries its index in the file as EXAMPLE_INDEX; `in_file_order`
+  puts the model's predictions back in file order.
   """
   sequence_features = [name for name, _, _, hint in spec.fields if hint == "--max_seq_length"]
+  if sort_by_length and is_training:
+    raise ValueError("sort_by_length is for evaluation and prediction: it would change the training batches")
 
-  def trim(batch):
-    width = tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1))
+  def trim(batch, multiple):
+    longest = tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1))
+    width = tf.minimum((longest + multiple - 1) // multiple * multiple, tf.shape(batch["input_mask"])[1])
     return {name: t[:, :width] if name in sequence_features else t for name, t in batch.items()}
+
+  def with_index(index, example):
+    return dict(example, **{EXAMPLE_INDEX: index})
+
+  def sorted_batches(window, batch_size):
+    order = tf.argsort(tf.reduce_sum(window["input_mask"], axis=1), stable=True)
+    window = {name: tf.gather(t, order) for name, t in window.items()}
+    return tf.data.Dataset.from_tensor_slices(window).batch(batch_size)
 
   def input_fn(params):
     d = tf.data.TFRecordDataset(input_file)
@@ -241,13 +269,50 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder, trim_padding
       d = d.repeat()
       d = d.shuffle(buffer_size=100, seed=params.get("seed"))
     d = d.map(spec.parse, num_parallel_calls=2, deterministic=True)
-    d = d.batch(params["batch_size"], drop_remainder=drop_remainder)
+    if sort_by_length:
+      d = d.enumerate().map(with_index)
+      d = d.batch(SORT_WINDOW).flat_map(lambda window: sorted_batches(window, params["batch_size"]))
+    else:
+      d = d.batch(params["batch_size"], drop_remainder=drop_remainder)
     if trim_padding:
-      d = d.map(trim, deterministic=True)
+      # XLA compiles the step once per shape: widths rounded up to a multiple of XLA_WIDTH_MULTIPLE keep that
+      # to a handful of compilations.
+      multiple = XLA_WIDTH_MULTIPLE if params.get("use_xla") else 1
+      d = d.map(lambda batch: trim(batch, multiple))
     return d.prefetch(2)
 
   input_fn.input_files = [input_file]  # named by the runtime when a record turns out corrupt
   return input_fn
+
+
+def with_example_index(model_fn):
+  """`model_fn` whose predictions also carry EXAMPLE_INDEX where its features do (a length-sorted prediction)."""
+
+  def indexed_model_fn(features, mode, params):
+    index = features.pop(EXAMPLE_INDEX, None) if isinstance(features, dict) else None
+    spec = model_fn(features, mode, params)
+    if index is not None and mode == runtime.ModeKeys.PREDICT:
+      spec = spec._replace(predictions=dict(spec.predictions, **{EXAMPLE_INDEX: index}))
+    return spec
+
+  return indexed_model_fn
+
+
+def in_file_order(predictions):
+  """Yields length-sorted predictions (dicts with EXAMPLE_INDEX) in file order, without EXAMPLE_INDEX.
+
+  Examples are sorted within runs of SORT_WINDOW, so at most that many predictions wait here.
+  """
+  waiting = {}
+  following = 0
+  for prediction in predictions:
+    prediction = dict(prediction)
+    waiting[int(prediction.pop(EXAMPLE_INDEX))] = prediction
+    while following in waiting:
+      yield waiting.pop(following)
+      following += 1
+  if waiting:
+    raise RuntimeError("predictions for examples %s came without those before them" % sorted(waiting)[:5])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -379,7 +444,8 @@ class Driver(object):
 
   def _model_fn(self, features, mode, params):
     # Built when the graph is, so that train() can set the number of steps first.
-    return self.model_fn_builder(self.num_train_steps, self.num_warmup_steps)(features, mode, params)
+    model_fn = self.model_fn_builder(self.num_train_steps, self.num_warmup_steps)
+    return with_example_index(model_fn)(features, mode, params)
 
   @property
   def is_chief(self):
@@ -413,17 +479,19 @@ class Driver(object):
   def predict(self, input_file, spec, num_examples, trim_padding=True):
     """Yields one prediction dict per example of the file, in order (nothing on a non-chief worker).
 
-    Batches are cut to their longest sequence (see `input_fn_builder`); a model_fn whose predictions at real
-    positions depend on the padding passes trim_padding=False.
+    Batches are made of examples of about one length and cut to their longest (see `input_fn_builder`); a
+    model_fn whose predictions at real positions depend on the padding passes trim_padding=False, and its
+    batches are then the file's, in order.
     """
     fv = self.fv
     self.check_features(input_file, spec)
     logging.info("***** Running prediction*****")
     logging.info("  Num examples = %d", num_examples)
     logging.info("  Batch size = %d", fv.predict_batch_size)
-    return self.runner.predict(input_fn_builder(input_file, spec, is_training=False, drop_remainder=False,
-                                                trim_padding=trim_padding),
-                               init_checkpoint=fv.init_checkpoint)
+    input_fn = input_fn_builder(input_file, spec, is_training=False, drop_remainder=False,
+                                trim_padding=trim_padding, sort_by_length=trim_padding)
+    predictions = self.runner.predict(input_fn, init_checkpoint=fv.init_checkpoint)
+    return in_file_order(predictions) if trim_padding else predictions
 
 
 def output_path(fv, name):

@@ -40,6 +40,11 @@ Additive keyword options (defaults give the original):
   * `optimizer="lamb"`: LAMB (You et al. 2019, as in NVIDIA's BERT): Adam moments WITH bias correction
     (t = global_step + 1), u = m_hat/(sqrt(v_hat)+eps) [+ wd*w, same exclusions], then the layer-wise trust ratio
     r = ||w|| / ||u|| (1 where either norm is 0), w <- w - lr*r*u. Applied to every variable.
+  * `optimizer="adamw_bias_corrected"`: the same AdamW with Adam's bias correction (t = global_step + 1):
+    u = m_hat/(sqrt(v_hat)+eps) [+ wd*w], w <- w - lr*u, as torch.optim.AdamW and Keras' AdamW update. Same
+    slots (`adam_m`, `adam_v`), weight decay, exclusions and epsilon as "adamw". Without the correction the early
+    steps are larger (by (1-b1^t)/sqrt(1-b2^t): 3.2x at t=100, 1.5x at t=600), which is what separates BERT's
+    fine-tuning from transformers' recipes at the same learning rate.
   * `num_accumulation_steps=N`: each call of the train op computes the gradients of one micro-batch and adds them to
     accumulators; every N-th call applies ONE update with their MEAN (so N micro-batches of b == one batch of N*b for
     a loss that is a mean over the batch), clipping the accumulated mean. `global_step` counts UPDATES: it moves on
@@ -98,7 +103,7 @@ import tensorflow as tf
 import errors
 import modeling
 
-OPTIMIZERS = ("adamw", "lamb")
+OPTIMIZERS = ("adamw", "adamw_bias_corrected", "lamb")
 ADAMW_SLOT_SUFFIXES = ("adam_m", "adam_v")
 LAMB_SLOT_SUFFIXES = ("lamb_m", "lamb_v")
 ACCUMULATOR_SUFFIX = "grad_accum"
@@ -161,7 +166,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     num_train_steps: number of optimizer UPDATES; the rate decays linearly to 0 over them.
     num_warmup_steps: number of warmup updates (0/None: no warmup).
     use_tpu: accepted for compatibility, ignored.
-    optimizer: "adamw" (the original) or "lamb".
+    optimizer: "adamw" (the original), "adamw_bias_corrected" or "lamb".
     num_accumulation_steps: micro-batches per update (1: the original).
     loss_scale: None (no scaling), "dynamic", or a positive number (fixed scale).
     initial_loss_scale: start value of a dynamic scale.
@@ -367,6 +372,43 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
     raise NotImplementedError("use apply_gradients")
 
 
+class BiasCorrectedAdamWeightDecayOptimizer(AdamWeightDecayOptimizer):
+  """AdamWeightDecayOptimizer with Adam's bias correction, t = step + 1 (`global_step` read, not incremented).
+
+  Slots `<var>/adam_m`, `<var>/adam_v`, as BERT's: the moments are the same, only the update differs.
+  """
+
+  def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+               exclude_from_weight_decay=None, name="BiasCorrectedAdamWeightDecayOptimizer"):
+    super(BiasCorrectedAdamWeightDecayOptimizer, self).__init__(
+        learning_rate, weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay, name)
+
+  def apply_update(self, grad, param, slots, learning_rate, param_name, step):
+    m, v = slots
+    next_m = (tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
+    next_v = (tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2, tf.square(grad)))
+    update = _bias_corrected_direction(next_m, next_v, step, self.beta_1, self.beta_2, self.epsilon)
+    if self._do_use_weight_decay(param_name):
+      update += self.weight_decay_rate * param
+    next_param = param - learning_rate * update
+    return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
+
+  def _bias_correction_step(self, global_step):
+    return _global_step_or_default(global_step)
+
+
+def _bias_corrected_direction(m, v, step, beta_1, beta_2, epsilon):
+  """Adam's m_hat / (sqrt(v_hat) + epsilon) after `step` earlier updates (t = step + 1)."""
+  t = tf.cast(step, tf.float32) + 1.0
+  return (m / (1.0 - tf.pow(beta_1, t))) / (tf.sqrt(v / (1.0 - tf.pow(beta_2, t))) + epsilon)
+
+
+def _global_step_or_default(global_step):
+  if global_step is None:
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+  return global_step
+
+
 class LAMBOptimizer(AdamWeightDecayOptimizer):
   """LAMB: bias-corrected Adam direction (+ decoupled weight decay) scaled by the trust ratio ||w|| / ||u||.
 
@@ -392,10 +434,7 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
     next_m = (tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
     next_v = (tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2, tf.square(grad)))
 
-    t = tf.cast(step, tf.float32) + 1.0
-    next_m_unbiased = next_m / (1.0 - tf.pow(self.beta_1, t))
-    next_v_unbiased = next_v / (1.0 - tf.pow(self.beta_2, t))
-    update = next_m_unbiased / (tf.sqrt(next_v_unbiased) + self.epsilon)
+    update = _bias_corrected_direction(next_m, next_v, step, self.beta_1, self.beta_2, self.epsilon)
     if self._do_use_weight_decay(param_name):
       update += self.weight_decay_rate * param
 
@@ -408,9 +447,7 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
     return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
 
   def _bias_correction_step(self, global_step):
-    if global_step is None:
-      global_step = tf.compat.v1.train.get_or_create_global_step()
-    return global_step
+    return _global_step_or_default(global_step)
 
 
 _LocalState = collections.namedtuple(
@@ -454,7 +491,8 @@ class _TrainConfig(object):
     self.loss_scale_growth_interval = int(loss_scale_growth_interval)
 
   def make_optimizer(self):
-    cls = LAMBOptimizer if self.optimizer == "lamb" else AdamWeightDecayOptimizer
+    cls = {"adamw": AdamWeightDecayOptimizer, "adamw_bias_corrected": BiasCorrectedAdamWeightDecayOptimizer,
+           "lamb": LAMBOptimizer}[self.optimizer]
     # The learning rate is computed per device from its own copy of global_step (see _UpdateBuilder).
     return cls(learning_rate=None,
                weight_decay_rate=0.01,

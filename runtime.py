@@ -40,8 +40,8 @@ The model_fn contract
     model_fn runs once per replica (inside a `tf.distribute` replica context) and sees 1/N of the global batch.
   * `mode`: `ModeKeys.TRAIN`, `ModeKeys.EVAL` or `ModeKeys.PREDICT`.
   * `params`: the dict given to `Runner`, plus `batch_size` (the global batch of this mode), `precision`
-    ("fp32"/"bf16"/"fp16"), `use_xla`, `num_accumulation_steps`, `optimizer` ("adamw"/"lamb"), `seed`,
-    `num_replicas` and `mode`.
+    ("fp32"/"bf16"/"fp16"), `use_xla`, `num_accumulation_steps`, `optimizer` ("adamw"/"adamw_bias_corrected"/
+    "lamb"), `seed`, `num_replicas` and `mode`.
   * TRAIN: return `loss` (scalar, this replica's mean loss) and `train_op` (from `optimization.create_optimizer`,
     built inside the model_fn so its gradient all-reduce runs in the replica context); the train_op must advance
     `tf.compat.v1.train.get_or_create_global_step()` once per optimizer update. `scalars` (optional): name ->
@@ -114,7 +114,7 @@ class ModelSpec(collections.namedtuple(
 # Flags.
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-OPTIMIZERS = ("adamw", "lamb")
+OPTIMIZERS = ("adamw", "adamw_bias_corrected", "lamb")
 DEFAULT_SEED = 12345
 
 
@@ -140,7 +140,9 @@ def define_flags(flag_values=flags.FLAGS):
                        "the effective batch is train_batch_size * num_accumulation_steps, and num_train_steps "
                        "counts updates.", flag_values=fv)
   flags.DEFINE_enum("optimizer", "adamw", list(OPTIMIZERS),
-                    "adamw: the original AdamWeightDecay; lamb: LAMB (layer-wise adaptive, for large batches).",
+                    "adamw: the original AdamWeightDecay (no bias correction); adamw_bias_corrected: the same "
+                    "with Adam's bias correction (as torch's AdamW); lamb: LAMB (layer-wise adaptive, for large "
+                    "batches).",
                     flag_values=fv)
   flags.DEFINE_integer("seed", DEFAULT_SEED,
                        "Random seed of the graph (initializers, dropout) and of the input shuffles. A run resumed "
@@ -241,7 +243,7 @@ class RunConfig(object):
       use_xla: XLA-compile the training step (the whole graph on GPUs; on CPUs its element-wise ops and
         reductions, see `mark_for_xla_fusion`).
       num_accumulation_steps: batches per optimizer update (passed to the model_fn in params).
-      optimizer: "adamw" or "lamb" (passed to the model_fn in params).
+      optimizer: "adamw", "adamw_bias_corrected" or "lamb" (passed to the model_fn in params).
       seed: graph seed and params["seed"]; None for unseeded (nondeterministic) runs.
       deterministic: enable TensorFlow op determinism.
       num_gpus: -1 all visible GPUs, 0 CPU only, n the first n.

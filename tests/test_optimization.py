@@ -38,6 +38,18 @@ def np_adamw_step(params, grads, m, v, lr, decayed):
     params[k] = params[k] - lr * u
 
 
+def np_bias_corrected_adamw_step(params, grads, m, v, lr, decayed, t):
+  """torch.optim.AdamW's update (bias-corrected moments), BERT's epsilon and weight decay."""
+  for k in params:
+    g = grads[k]
+    m[k] = BETA_1 * m[k] + (1 - BETA_1) * g
+    v[k] = BETA_2 * v[k] + (1 - BETA_2) * g * g
+    u = (m[k] / (1 - BETA_1**t)) / (np.sqrt(v[k] / (1 - BETA_2**t)) + EPSILON)
+    if k in decayed:
+      u = u + WEIGHT_DECAY * params[k]
+    params[k] = params[k] - lr * u
+
+
 def np_lamb_step(params, grads, m, v, lr, decayed, t):
   for k in params:
     g = grads[k]
@@ -315,6 +327,37 @@ def test_lamb_matches_numpy_reference():
       np.testing.assert_allclose(values[name + "/lamb_m"], m[name], rtol=1e-5, atol=1e-7, err_msg=name)
       np.testing.assert_allclose(values[name + "/lamb_v"], v[name], rtol=1e-5, atol=1e-9, err_msg=name)
   assert not any(k.endswith("adam_m") for k in after_two)
+
+
+def test_bias_corrected_adamw_matches_numpy_reference():
+  grads, quirk_norm, _ = _linear_problem_reference_grads()
+  init_lr, total = 0.05, 10
+  with tf.Graph().as_default():
+    loss = _build_linear_problem()
+    train_op = optimization.create_optimizer(loss, init_lr, total, 0, False, optimizer="adamw_bias_corrected")
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    with _session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      after = []
+      for _ in range(3):
+        sess.run(train_op)
+        after.append(_values_by_name(sess))
+      assert sess.run(global_step) == 3
+
+  params = _linear_problem_params()
+  m = {k: np.zeros_like(p) for k, p in params.items()}
+  v = {k: np.zeros_like(p) for k, p in params.items()}
+  for step, values in enumerate(after):
+    np_bias_corrected_adamw_step(params, np_clip(grads, quirk_norm), m, v, np_lr(step, init_lr, total, 0),
+                                 _DECAYED, t=step + 1)
+    for name in params:
+      np.testing.assert_allclose(values[name], params[name], rtol=1e-5, atol=1e-6, err_msg=name)
+      np.testing.assert_allclose(values[name + "/adam_m"], m[name], rtol=1e-5, atol=1e-7, err_msg=name)
+      np.testing.assert_allclose(values[name + "/adam_v"], v[name], rtol=1e-5, atol=1e-9, err_msg=name)
+  # The first update of a constant gradient moves each weight by about lr (lr * g / |g|), not BERT's 3.16 lr.
+  first = _linear_problem_params()
+  moved = np.abs(after[0]["output_bias"] - first["output_bias"])
+  np.testing.assert_allclose(moved, init_lr, rtol=1e-3)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -280,6 +280,40 @@ def test_two_replicas_train_like_one_device(ncbi, tmp_path, monkeypatch, ner_los
     np.testing.assert_allclose(two[name], one[name], rtol=0, atol=1e-5, err_msg=name)
 
 
+def test_length_sorted_prediction_equals_prediction_in_file_order(ncbi, tmp_path, monkeypatch):
+  # Sorted within runs of 10 examples, 7 to a batch: windows and batches both end mid-run, the set (the test
+  # file's sentences, of many lengths) is not a multiple of either.
+  monkeypatch.setattr(finetuning, "SORT_WINDOW", 10)
+  root, init = ncbi
+  tokenizer = tokenization.FullTokenizer(str(root / "vocab.txt"), do_lower_case=False)
+  sentences = run_ner.read_sentences(str(root / "data" / "test.tsv"), "test")
+  label_map = {l: i for i, l in enumerate(run_ner.ORIGINAL_LABELS)}
+  features, _, _ = run_ner.convert_sentences(sentences, label_map, 32, tokenizer, False, 0)
+  assert len(features) % 10 and len(features) % 7
+  spec = run_ner.feature_spec(32)
+  path = str(tmp_path / "predict.tf_record")
+  spec.write(path, features)
+  config = modeling.BertConfig.from_json_file(str(root / "bert_config.json"))
+  model_fn = finetuning.with_example_index(
+      run_ner.model_fn_builder(config, run_ner.ORIGINAL_LABELS, 1e-3, 0, 0, "sum", False))
+  runner = runtime.Runner(model_fn, runtime.RunConfig(str(tmp_path / "out"), progress_bar=False),
+                          predict_batch_size=7)
+
+  def predict(sort_by_length):
+    input_fn = finetuning.input_fn_builder(path, spec, False, False, trim_padding=True,
+                                           sort_by_length=sort_by_length)
+    predictions = runner.predict(input_fn, init_checkpoint=init)
+    return list(finetuning.in_file_order(predictions) if sort_by_length else predictions)
+
+  in_order, by_length = predict(False), predict(True)
+  assert len(by_length) == len(in_order) == len(features)
+  lengths = [sum(f["input_mask"]) for f in features]
+  for k, (a, b) in enumerate(zip(in_order, by_length)):
+    assert sorted(b) == sorted(a) == ["input_mask", "predict"]
+    assert int(b["input_mask"].sum()) == lengths[k]
+    np.testing.assert_array_equal(a["predict"][:lengths[k]], b["predict"][:lengths[k]])
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Bad input.
 
