@@ -28,7 +28,8 @@
     predict the way the original runners did, with one difference: evaluation and prediction without a
     checkpoint in output_dir restore --init_checkpoint and require every variable of the model in it, so a
     predict-only run (`--do_train=false --do_predict=true --init_checkpoint=<fine-tuned checkpoint>`) uses the
-    fine-tuned head and a checkpoint without one is an error.
+    fine-tuned head and a checkpoint without one is an error. Prediction batches examples of about one length
+    (sorted within runs of SORT_WINDOW, each batch cut to its longest) and yields the predictions in file order.
 """
 
 import os
