@@ -326,19 +326,26 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
 
   def apply_update(self, grad, param, slots, learning_rate, param_name, step):
     """Returns the assign ops of one variable's update on one device (plain, non-distributed variables)."""
-    del step  # No bias correction in BERT's Adam.
     m, v = slots
+    next_m, next_v = self._next_moments(grad, m, v)
+    update = self._with_weight_decay(self._direction(next_m, next_v, step), param, param_name)
+    next_param = param - learning_rate * update
+    return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
+
+  def _next_moments(self, grad, m, v):
     next_m = (tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
     next_v = (tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2, tf.square(grad)))
+    return next_m, next_v
 
-    update = next_m / (tf.sqrt(next_v) + self.epsilon)
+  def _direction(self, next_m, next_v, step):
+    del step  # No bias correction in BERT's Adam.
+    return next_m / (tf.sqrt(next_v) + self.epsilon)
 
+  def _with_weight_decay(self, update, param, param_name):
     # Decoupled weight decay: added to the update, so it does not pass through the Adam moments.
     if self._do_use_weight_decay(param_name):
       update += self.weight_decay_rate * param
-
-    next_param = param - learning_rate * update
-    return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
+    return update
 
   def _bias_correction_step(self, global_step):
     del global_step
@@ -383,33 +390,19 @@ class BiasCorrectedAdamWeightDecayOptimizer(AdamWeightDecayOptimizer):
     super(BiasCorrectedAdamWeightDecayOptimizer, self).__init__(
         learning_rate, weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay, name)
 
-  def apply_update(self, grad, param, slots, learning_rate, param_name, step):
-    m, v = slots
-    next_m = (tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
-    next_v = (tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2, tf.square(grad)))
-    update = _bias_corrected_direction(next_m, next_v, step, self.beta_1, self.beta_2, self.epsilon)
-    if self._do_use_weight_decay(param_name):
-      update += self.weight_decay_rate * param
-    next_param = param - learning_rate * update
-    return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
+  def _direction(self, next_m, next_v, step):
+    t = tf.cast(step, tf.float32) + 1.0
+    next_m_unbiased = next_m / (1.0 - tf.pow(self.beta_1, t))
+    next_v_unbiased = next_v / (1.0 - tf.pow(self.beta_2, t))
+    return next_m_unbiased / (tf.sqrt(next_v_unbiased) + self.epsilon)
 
   def _bias_correction_step(self, global_step):
-    return _global_step_or_default(global_step)
+    if global_step is None:
+      global_step = tf.compat.v1.train.get_or_create_global_step()
+    return global_step
 
 
-def _bias_corrected_direction(m, v, step, beta_1, beta_2, epsilon):
-  """Adam's m_hat / (sqrt(v_hat) + epsilon) after `step` earlier updates (t = step + 1)."""
-  t = tf.cast(step, tf.float32) + 1.0
-  return (m / (1.0 - tf.pow(beta_1, t))) / (tf.sqrt(v / (1.0 - tf.pow(beta_2, t))) + epsilon)
-
-
-def _global_step_or_default(global_step):
-  if global_step is None:
-    global_step = tf.compat.v1.train.get_or_create_global_step()
-  return global_step
-
-
-class LAMBOptimizer(AdamWeightDecayOptimizer):
+class LAMBOptimizer(BiasCorrectedAdamWeightDecayOptimizer):
   """LAMB: bias-corrected Adam direction (+ decoupled weight decay) scaled by the trust ratio ||w|| / ||u||.
 
   Slots `<var>/lamb_m`, `<var>/lamb_v`. The bias correction uses t = step + 1, where step is the `global_step`
@@ -431,12 +424,8 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
 
   def apply_update(self, grad, param, slots, learning_rate, param_name, step):
     m, v = slots
-    next_m = (tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
-    next_v = (tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2, tf.square(grad)))
-
-    update = _bias_corrected_direction(next_m, next_v, step, self.beta_1, self.beta_2, self.epsilon)
-    if self._do_use_weight_decay(param_name):
-      update += self.weight_decay_rate * param
+    next_m, next_v = self._next_moments(grad, m, v)
+    update = self._with_weight_decay(self._direction(next_m, next_v, step), param, param_name)
 
     # Layer-wise trust ratio; 1 where either norm is 0 (fresh zero-initialized biases, zero updates).
     w_norm = tf.norm(param, ord=2)
@@ -445,9 +434,6 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
 
     next_param = param - ratio * learning_rate * update
     return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
-
-  def _bias_correction_step(self, global_step):
-    return _global_step_or_default(global_step)
 
 
 _LocalState = collections.namedtuple(

@@ -304,37 +304,16 @@ def test_bad_options_are_user_errors():
 # LAMB
 # ----------------------------------------------------------------------------------------------------------------
 
-def test_lamb_matches_numpy_reference():
+@pytest.mark.parametrize("optimizer, reference_step, slots", [
+    ("lamb", np_lamb_step, ("lamb_m", "lamb_v")),
+    ("adamw_bias_corrected", np_bias_corrected_adamw_step, ("adam_m", "adam_v")),
+])
+def test_bias_corrected_optimizers_match_numpy_references(optimizer, reference_step, slots):
   grads, quirk_norm, _ = _linear_problem_reference_grads()
   init_lr, total = 0.05, 10
   with tf.Graph().as_default():
     loss = _build_linear_problem()
-    train_op = optimization.create_optimizer(loss, init_lr, total, 0, False, optimizer="lamb")
-    with _session() as sess:
-      sess.run(tf.compat.v1.global_variables_initializer())
-      sess.run(train_op)
-      after_one = _values_by_name(sess)
-      sess.run(train_op)
-      after_two = _values_by_name(sess)
-
-  params = _linear_problem_params()
-  m = {k: np.zeros_like(p) for k, p in params.items()}
-  v = {k: np.zeros_like(p) for k, p in params.items()}
-  for step, values in ((0, after_one), (1, after_two)):
-    np_lamb_step(params, np_clip(grads, quirk_norm), m, v, np_lr(step, init_lr, total, 0), _DECAYED, t=step + 1)
-    for name in params:
-      np.testing.assert_allclose(values[name], params[name], rtol=1e-5, atol=1e-6, err_msg=name)
-      np.testing.assert_allclose(values[name + "/lamb_m"], m[name], rtol=1e-5, atol=1e-7, err_msg=name)
-      np.testing.assert_allclose(values[name + "/lamb_v"], v[name], rtol=1e-5, atol=1e-9, err_msg=name)
-  assert not any(k.endswith("adam_m") for k in after_two)
-
-
-def test_bias_corrected_adamw_matches_numpy_reference():
-  grads, quirk_norm, _ = _linear_problem_reference_grads()
-  init_lr, total = 0.05, 10
-  with tf.Graph().as_default():
-    loss = _build_linear_problem()
-    train_op = optimization.create_optimizer(loss, init_lr, total, 0, False, optimizer="adamw_bias_corrected")
+    train_op = optimization.create_optimizer(loss, init_lr, total, 0, False, optimizer=optimizer)
     global_step = tf.compat.v1.train.get_or_create_global_step()
     with _session() as sess:
       sess.run(tf.compat.v1.global_variables_initializer())
@@ -348,16 +327,25 @@ def test_bias_corrected_adamw_matches_numpy_reference():
   m = {k: np.zeros_like(p) for k, p in params.items()}
   v = {k: np.zeros_like(p) for k, p in params.items()}
   for step, values in enumerate(after):
-    np_bias_corrected_adamw_step(params, np_clip(grads, quirk_norm), m, v, np_lr(step, init_lr, total, 0),
-                                 _DECAYED, t=step + 1)
+    reference_step(params, np_clip(grads, quirk_norm), m, v, np_lr(step, init_lr, total, 0), _DECAYED, t=step + 1)
     for name in params:
       np.testing.assert_allclose(values[name], params[name], rtol=1e-5, atol=1e-6, err_msg=name)
-      np.testing.assert_allclose(values[name + "/adam_m"], m[name], rtol=1e-5, atol=1e-7, err_msg=name)
-      np.testing.assert_allclose(values[name + "/adam_v"], v[name], rtol=1e-5, atol=1e-9, err_msg=name)
-  # The first update of a constant gradient moves each weight by about lr (lr * g / |g|), not BERT's 3.16 lr.
-  first = _linear_problem_params()
-  moved = np.abs(after[0]["output_bias"] - first["output_bias"])
-  np.testing.assert_allclose(moved, init_lr, rtol=1e-3)
+      np.testing.assert_allclose(values[name + "/" + slots[0]], m[name], rtol=1e-5, atol=1e-7, err_msg=name)
+      np.testing.assert_allclose(values[name + "/" + slots[1]], v[name], rtol=1e-5, atol=1e-9, err_msg=name)
+  other_slots = {"lamb_m": "adam_m", "adam_m": "lamb_m"}[slots[0]]
+  assert not any(k.endswith(other_slots) for k in after[-1])
+
+
+def test_bias_corrected_adamw_first_update_is_the_learning_rate():
+  # With a constant gradient the first update moves a weight by lr * g / |g| = lr, not BERT's 3.16 lr.
+  with tf.Graph().as_default():
+    loss = _build_linear_problem()
+    train_op = optimization.create_optimizer(loss, 0.05, 10, 0, False, optimizer="adamw_bias_corrected")
+    with _session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      sess.run(train_op)
+      moved = np.abs(_values_by_name(sess)["output_bias"] - _linear_problem_params()["output_bias"])
+  np.testing.assert_allclose(moved, 0.05, rtol=1e-3)
 
 
 # ----------------------------------------------------------------------------------------------------------------
