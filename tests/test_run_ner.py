@@ -280,6 +280,34 @@ def test_two_replicas_train_like_one_device(ncbi, tmp_path, monkeypatch, ner_los
     np.testing.assert_allclose(two[name], one[name], rtol=0, atol=1e-5, err_msg=name)
 
 
+def test_batches_cut_to_their_longest_and_to_a_multiple_of_16_under_xla(tmp_path):
+  # XLA compiles a step per shape: under --use_xla the widths are rounded up, so a run compiles a handful.
+  spec = run_ner.feature_spec(64)
+  lengths = [5, 9, 17, 3, 40, 33, 64, 2]
+  path = str(tmp_path / "records.tf_record")
+  spec.write(path, [{name: finetuning.pad_to([1] * n, 64) for name, _, _, _ in spec.fields} for n in lengths])
+
+  def widths(use_xla, sort_by_length):
+    input_fn = finetuning.input_fn_builder(path, spec, False, False, trim_padding=True,
+                                           sort_by_length=sort_by_length)
+    with tf.Graph().as_default():
+      batch = tf.compat.v1.data.make_one_shot_iterator(
+          input_fn({"batch_size": 2, "use_xla": use_xla})).get_next()
+      found = []
+      with tf.compat.v1.Session() as session:
+        while True:
+          try:
+            values = session.run(batch)
+          except tf.errors.OutOfRangeError:
+            return found
+          assert {values[name].shape[1] for name, _, _, _ in spec.fields} == {values["input_mask"].shape[1]}
+          found.append(values["input_mask"].shape[1])
+
+  assert widths(False, False) == [9, 17, 40, 64]
+  assert widths(True, False) == [16, 32, 48, 64]
+  assert widths(False, True) == [3, 9, 33, 64]  # sorted: 2 3 | 5 9 | 17 33 | 40 64
+
+
 def test_length_sorted_prediction_equals_prediction_in_file_order(ncbi, tmp_path, monkeypatch):
   # Sorted within runs of 10 examples, 7 to a batch: windows and batches both end mid-run, the set (the test
   # file's sentences, of many lengths) is not a multiple of either.
