@@ -231,21 +231,36 @@ def test_re_eval_multiclass_one_class_and_ties_by_hand(tmp_path):
 
 
 def test_re_eval_equals_scikit_learn(tmp_path):
+  """200 random prediction/answer file pairs per task, read from files as run_re writes and reads them."""
   metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn is not installed (optional)")
   rng = random.Random(3)
-  for trial in range(20):
-    n = rng.randint(1, 40)
-    gold = [rng.randint(0, 1) for _ in range(n)]
-    predicted = [rng.randint(0, 1) for _ in range(n)] if trial % 4 else [gold[0]] * n
-    p, r, f, _ = metrics.precision_recall_fscore_support(gold, predicted, labels=[0, 1], zero_division=0)
-    ours = re_eval.scores(gold, predicted, "binary")
-    np.testing.assert_allclose(list(ours.values()), [f[1], r[1], p[1], r[0]], rtol=0, atol=1e-12)
-    gold6 = [rng.randint(0, 5) for _ in range(n)]
-    predicted6 = [rng.randint(0, 5) for _ in range(n)]
-    p, r, f, _ = metrics.precision_recall_fscore_support(gold6, predicted6, labels=[0, 1, 2, 3, 4], average="micro",
-                                                         zero_division=0)
-    ours = re_eval.scores(gold6, predicted6, "chemprot")
-    np.testing.assert_allclose(list(ours.values()), [f, r, p], rtol=0, atol=1e-12)
+  quoted = ['"@GENE$ is', "'@GENE$ and", '"" @DISEASE$', "@GENE$ \"in\" @DISEASE$", "plain @GENE$"]
+  for task, labels, scored in (("binary", ["0", "1"], [1]),
+                               ("chemprot", list(re_eval.CHEMPROT_LABELS), [0, 1, 2, 3, 4])):
+    absent = {"predictions": 0, "answers": 0}
+    for trial in range(200):
+      n = rng.randint(1, 40)
+      # Some trials draw from fewer classes, so that a class is absent from the answers or the predictions.
+      gold_classes = rng.sample(range(len(labels)), rng.randint(1, len(labels)))
+      predicted_classes = rng.sample(range(len(labels)), rng.randint(1, len(labels)))
+      gold = [rng.choice(gold_classes) for _ in range(n)]
+      predicted = [rng.choice(predicted_classes) for _ in range(n)]
+      absent["answers"] += any(c not in gold for c in scored)
+      absent["predictions"] += any(c not in predicted for c in scored)
+      answers = tmp_path / ("%s-%d-test.tsv" % (task, trial))
+      _write(answers, "index\tsentence\tlabel\n" + "".join(
+          "%d\t%s %d\t%s\n" % (i, rng.choice(quoted), i, labels[g]) for i, g in enumerate(gold)))
+      output = _predictions(tmp_path / ("%s-%d-results.tsv" % (task, trial)), predicted, len(labels))
+      ours = re_eval.evaluate(output, str(answers), task)
+      if task == "binary":
+        p, r, f, _ = metrics.precision_recall_fscore_support(gold, predicted, labels=[0, 1], zero_division=0)
+        expected = [f[1], r[1], p[1], r[0]]  # specificity: the recall of class 0
+      else:
+        p, r, f, _ = metrics.precision_recall_fscore_support(gold, predicted, labels=scored, average="micro",
+                                                             zero_division=0)
+        expected = [f, r, p]
+      np.testing.assert_allclose(list(ours.values()), expected, rtol=0, atol=1e-12, err_msg="%s %d" % (task, trial))
+    assert absent["answers"] > 20 and absent["predictions"] > 20, absent
 
 
 def test_re_eval_errors_are_one_line(tmp_path):
@@ -282,8 +297,8 @@ def test_re_eval_errors_are_one_line(tmp_path):
 # End to end on a slice of GAD fold 1.
 
 TRAIN_ROWS = 64
-DEV_ROWS = 24
-TEST_ROWS = 40  # the first and last 20 of test.tsv, which is sorted by label: both classes occur
+DEV_ROWS = 23  # neither this nor TEST_ROWS is a multiple of the batch size (8)
+TEST_ROWS = 41  # the first 21 and last 20 of test.tsv, which is sorted by label: both classes occur
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +316,7 @@ def gad(shared_data, tmp_path_factory):
   data = root / "data"
   _write(data / "train.tsv", "".join(train[:TRAIN_ROWS]))
   _write(data / "dev.tsv", "".join(train[TRAIN_ROWS:TRAIN_ROWS + DEV_ROWS]))
-  _write(data / "test.tsv", "".join([test[0]] + test[1:21] + test[-20:]))
+  _write(data / "test.tsv", "".join([test[0]] + test[1:22] + test[-20:]))
   # The dev rows as a test set: predictions on them must score as the evaluation did.
   _write(root / "dev_as_test" / "test.tsv", "index\tsentence\tlabel\n" + "".join(
       "%d\t%s" % (i, row) for i, row in enumerate(train[TRAIN_ROWS:TRAIN_ROWS + DEV_ROWS])))
