@@ -361,25 +361,19 @@ def run(fv):
       train_batch_size=fv.train_batch_size,
       eval_batch_size=fv.eval_batch_size)
 
+  def records(is_training):
+    return input_fn_builder(input_files=input_files, max_seq_length=fv.max_seq_length,
+                            max_predictions_per_seq=fv.max_predictions_per_seq, is_training=is_training)
+
   if fv.do_train:
     logging.info("***** Running training *****")
     logging.info("  Batch size = %d", fv.train_batch_size)
-    train_input_fn = input_fn_builder(
-        input_files=input_files,
-        max_seq_length=fv.max_seq_length,
-        max_predictions_per_seq=fv.max_predictions_per_seq,
-        is_training=True)
-    runner.train(input_fn=train_input_fn, max_steps=fv.num_train_steps, init_checkpoint=fv.init_checkpoint)
+    runner.train(input_fn=records(True), max_steps=fv.num_train_steps, init_checkpoint=fv.init_checkpoint)
 
   if fv.do_eval:
     logging.info("***** Running evaluation *****")
     logging.info("  Batch size = %d", fv.eval_batch_size)
-    eval_input_fn = input_fn_builder(
-        input_files=input_files,
-        max_seq_length=fv.max_seq_length,
-        max_predictions_per_seq=fv.max_predictions_per_seq,
-        is_training=False)
-    result = runner.evaluate(input_fn=eval_input_fn, steps=fv.max_eval_steps, init_checkpoint=fv.init_checkpoint)
+    result = runner.evaluate(input_fn=records(False), steps=fv.max_eval_steps, init_checkpoint=fv.init_checkpoint)
     if result is not None:
       runtime.write_eval_results(fv.output_dir, result)
 

@@ -12,7 +12,8 @@ convert_checkpoint.hf_to_tf), the same sentences of a BioBERT NER set and the sa
     sentence): ours through Runner.train; HF a plain loop with torch.optim.AdamW. Target: ours >= 1.3x.
 
 Tokenization is done before the clocks start on both sides; the first batches (graph building, warm-up) are not
-timed, and the clock stops at the last prediction (not at the session's teardown after it). The machine is shared: read the ratios, not the absolute numbers. The last line is JSON.
+timed, and the clock stops at the last prediction (not at the session's teardown after it). The machine is
+shared: read the ratios, not the absolute numbers. The last line is JSON.
 
   python bench/ner.py [--hf_dir=...] [--data_dir=../shared/data/NER/NCBI-disease] [--sentences=512]
 """

@@ -120,21 +120,16 @@ def _read_text(path):
     return f.read()
 
 
-def _has_train_and_devel(src):
-  return all(os.path.exists(os.path.join(src, name)) for name in ("train.tsv", "devel.tsv"))
-
-
-def _joined_train_dev(src):
-  """train.tsv then devel.tsv: train_dev.tsv for a NER set that comes without one (as scripts/ner.sh joins it)."""
-  return _read_text(os.path.join(src, "train.tsv")) + "\n" + _read_text(os.path.join(src, "devel.tsv"))
-
-
 def subset(task, src, dst, size):
   """Writes into dst the first `size` sentences (NER) or `size` rows spread over each file (RE fold 1: train,
   dev, test) of the data set src."""
   # (file, has a header row, may be absent): GAD and EU-ADR folds have no dev.tsv.
   if task == "ner":
-    files = [(name, False, False) for name in ("train_dev.tsv", "devel.tsv", "test.tsv")]
+    # A set without train_dev.tsv (JNLPBA) keeps its train.tsv: scripts/ner.sh joins it with devel.tsv.
+    train = "train_dev.tsv"
+    if not os.path.exists(os.path.join(src, train)) and os.path.exists(os.path.join(src, "train.tsv")):
+      train = "train.tsv"
+    files = [(name, False, False) for name in (train, "devel.tsv", "test.tsv")]
   elif task == "re":
     files = [(os.path.join("1", name), name == "test.tsv", name == "dev.tsv")
              for name in ("train.tsv", "dev.tsv", "test.tsv")]
@@ -143,14 +138,11 @@ def subset(task, src, dst, size):
   with fileio.atomic_folder(dst) as folder:
     for relative, has_header, optional in files:
       path = os.path.join(src, relative)
-      if os.path.exists(path):
-        text = _read_text(path)
-      elif relative == "train_dev.tsv" and _has_train_and_devel(src):
-        text = _joined_train_dev(src)
-      elif optional:
-        continue
-      else:
+      if not os.path.exists(path):
+        if optional:
+          continue
         raise errors.UserError("%s: no such file (the data set folder lacks it)" % path)
+      text = _read_text(path)
       part = _ner_subset(text, size) if task == "ner" else _re_subset(text, size, has_header)
       os.makedirs(os.path.dirname(os.path.join(folder, relative)), exist_ok=True)
       with open(os.path.join(folder, relative), "w", encoding="utf-8", newline="") as f:

@@ -191,11 +191,13 @@ def test_bioasq_numbers_are_the_mean_over_batches_of_the_evaluators_fields_2_to_
   assert bad.returncode == 2 and "expected the evaluator's 10 numbers, found 2" in bad.stderr
 
 
-def test_a_ner_set_without_train_dev_trains_on_train_and_devel(tmp_path):
+def test_a_ner_set_without_train_dev_keeps_its_train_file(tmp_path):
+  # scripts/ner.sh joins train.tsv and devel.tsv (tests/test_workflow_scripts.py).
   src = tmp_path / "JNLPBA"
   _write(src / "train.tsv", "a\tB\nb\tI\n\n")
   _write(src / "devel.tsv", "c\tO\n\n")
   _write(src / "test.tsv", "d\tO\n\n")
   assert _paper_results("subset", "--task=ner", "--src=%s" % src, "--dst=%s" % (tmp_path / "q"),
                         "--size=5").returncode == 0
-  assert (tmp_path / "q" / "train_dev.tsv").read_text() == "a\tB\nb\tI\n\nc\tO\n\n"
+  assert sorted(os.listdir(str(tmp_path / "q"))) == ["devel.tsv", "test.tsv", "train.tsv"]
+  assert (tmp_path / "q" / "train.tsv").read_text() == "a\tB\nb\tI\n\n"

@@ -28,7 +28,8 @@ VARIABLES = [
     "MAX_EVAL_STEPS", "EVAL_BATCH_SIZE", "NUM_GPUS", "PRECISION", "USE_XLA", "NUM_ACCUMULATION_STEPS",
     "SAVE_CHECKPOINTS_STEPS", "TF_CONFIG", "QA_DIR", "TRAIN_FILE", "PREDICT_FILE", "GOLDEN_FILE", "DO_TRAIN",
     "MAX_SEQ_LENGTH", "TRAIN_BATCH_SIZE", "LEARNING_RATE", "DOC_STRIDE", "NUM_TRAIN_EPOCHS", "MAX_QUERY_LENGTH",
-    "PREDICT_BATCH_SIZE", "BIOASQ_JAR", "JAVA", "CHECKPOINT", "MODEL_NAME", "OVERWRITE", "SCRIPT", "PYTHON"]
+    "PREDICT_BATCH_SIZE", "BIOASQ_JAR", "JAVA", "CHECKPOINT", "MODEL_NAME", "OVERWRITE", "SCRIPT", "PYTHON",
+    "NER_DIR"]
 
 PHASE1_STEPS, PHASE2_STEPS = 4, 3
 TINY_PRETRAINING = dict(
@@ -155,6 +156,21 @@ def test_release_refuses_to_replace_an_earlier_release(tmp_path):
   proc = run("release.sh", cwd=str(tmp_path), BIOBERT_DIR="model")
   assert proc.returncode == 2 and "exists already: set OVERWRITE=true" in proc.stderr, proc.stderr
   assert (tmp_path / "release" / "biobert-pretrained" / "vocab.txt").read_text() == "kept"
+
+
+def test_ner_trains_on_train_and_devel_where_a_set_has_no_train_dev(tmp_path):
+  fake_model_dir(tmp_path / "model")
+  data = tmp_path / "JNLPBA"
+  data.mkdir()
+  (data / "train.tsv").write_text("a\tB\nb\tI\n\n")
+  (data / "devel.tsv").write_text("c\tO\n\n")
+  (data / "test.tsv").write_text("d\tO\n\n")
+  # The fake model makes run_ner fail after the join; the joined folder is what is looked at.
+  proc = run("ner.sh", cwd=str(tmp_path), BIOBERT_DIR="model", NER_DIR="JNLPBA", OUTPUT_DIR="out")
+  assert "has no train_dev.tsv: training on train.tsv + devel.tsv" in proc.stdout, proc.stdout + proc.stderr
+  joined = tmp_path / "out" / "data"
+  assert (joined / "train_dev.tsv").read_text() == "a\tB\nb\tI\n\n\nc\tO\n\n"
+  assert (joined / "test.tsv").read_text() == "d\tO\n\n" and (joined / "devel.tsv").is_symlink()
 
 
 # ----------------------------------------------------------------------------------------------------------------
